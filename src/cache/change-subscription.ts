@@ -1,0 +1,78 @@
+import type { Logger } from '@nestjs/common';
+import { closeWithin, createSubscriber, type RedisClient } from '../redis/redis-client.factory.js';
+
+/** How long notices are gathered into one reload. */
+const DEBOUNCE_MS = 5;
+
+/**
+ * Listens on the project's `changed` channel on a connection of its own (a subscribed connection
+ * can run nothing else) and turns each burst of notices into one reload.
+ */
+export class ChangeSubscription {
+  private subscriber?: RedisClient;
+  private reload?: (announced: string) => Promise<void>;
+  private announced = '';
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly source: RedisClient,
+    private readonly duplicateSource: boolean,
+    private readonly channel: string,
+    private readonly logger: Pick<Logger, 'warn'>,
+  ) {}
+
+  start(reload: (announced: string) => Promise<void>): void {
+    if (this.subscriber) return;
+    this.reload = reload;
+    const subscriber = this.duplicateSource ? createSubscriber(this.source) : this.source;
+    this.subscriber = subscriber;
+    subscriber.on('error', () => undefined); // reconnects on its own; the command client reports Redis trouble
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.channel) this.notice(message);
+    });
+    subscriber.subscribe(this.channel).catch((error: unknown) =>
+      this.logger.warn(`Change notices unavailable, polling only: ${(error as Error).message}`),
+    );
+  }
+
+  /** Resolves on the next notice (used by a cold start waiting for the leader). */
+  nextChange(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  async stop(timeoutMs: number): Promise<void> {
+    clearTimeout(this.timer);
+    this.reload = undefined;
+    for (const resolve of this.waiters.splice(0)) resolve();
+    if (this.subscriber && this.duplicateSource) await closeWithin(this.subscriber, timeoutMs);
+    this.subscriber = undefined;
+  }
+
+  private notice(announced: string): void {
+    this.announced = announced;
+    for (const resolve of this.waiters.splice(0)) resolve();
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.runReload(), DEBOUNCE_MS);
+  }
+
+  /** One reload at a time; a notice during a reload earns exactly one more. */
+  private runReload(): void {
+    if (!this.reload) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.reload(this.announced)
+      .catch(() => undefined)
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.runReload();
+        }
+      });
+  }
+}

@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import type { RedisClient } from '../redis/redis-client.factory.js';
+
+/**
+ * The lease protocol's atomic steps. Each script touches only keys of one project, which share a
+ * hash tag, so they also run on Redis Cluster.
+ */
+
+/** KEYS: lease, definitions, meta. ARGV: token, ttlMs. Returns [state, definitionsExist, metaHash]:
+ * state 2 = acquired a free lease, 1 = renewed our own, 0 = another process holds it. */
+export const ACQUIRE_OR_RENEW = `
+local holder = redis.call('GET', KEYS[1])
+local state = 0
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  state = 1
+elseif not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  state = 2
+end
+return { state, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], 'h') or '' }
+`;
+
+/** KEYS: lease, definitions, meta. ARGV: token, envelope, hash, fetchedAt, verifiedAt, channel.
+ * Writes only while the lease is ours. Returns 0 = fenced off, 1 = written (same content),
+ * 2 = written and changed (published). */
+export const FENCED_WRITE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local changed = redis.call('HGET', KEYS[3], 'h') ~= ARGV[3] or redis.call('EXISTS', KEYS[2]) == 0
+if changed then redis.call('SET', KEYS[2], ARGV[2]) end
+redis.call('HSET', KEYS[3], 'h', ARGV[3], 'f', ARGV[4], 'v', ARGV[5], 'l', ARGV[1], 'q', '0')
+if changed then
+  redis.call('PUBLISH', ARGV[6], ARGV[3])
+  return 2
+end
+return 1
+`;
+
+/** KEYS: lease, definitions, meta. ARGV: token, verifiedAt. A 304: PostHog confirmed the copy.
+ * Returns 0 = fenced off, -1 = the shared copy is missing (must be refetched), 1 = verified. */
+export const VERIFY = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+redis.call('HSET', KEYS[3], 'v', ARGV[2], 'l', ARGV[1], 'q', '0')
+return 1
+`;
+
+/** KEYS: lease, meta. ARGV: token, at, channel. A 402: records the quota limit for everyone. */
+export const RECORD_QUOTA_LIMITED = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local was = redis.call('HGET', KEYS[2], 'q')
+redis.call('HSET', KEYS[2], 'q', ARGV[2], 'l', ARGV[1])
+if was == false or was == '0' then redis.call('PUBLISH', ARGV[3], 'quota') end
+return 1
+`;
+
+/** KEYS: lease. ARGV: token. Compare-and-delete: never removes another process's lease. */
+export const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+const shaCache = new Map<string, string>();
+
+/** Runs a script by SHA, loading it on NOSCRIPT (after a Redis restart or failover). */
+export async function runScript(
+  client: RedisClient,
+  script: string,
+  keys: string[],
+  args: Array<string | number>,
+): Promise<unknown> {
+  let sha = shaCache.get(script);
+  if (!sha) {
+    sha = createHash('sha1').update(script).digest('hex');
+    shaCache.set(script, sha);
+  }
+  try {
+    return await client.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error;
+    return client.eval(script, keys.length, ...keys, ...args);
+  }
+}

@@ -1,0 +1,99 @@
+/** What this process is doing for definitions. */
+export type FlagsRole = 'leader' | 'follower' | 'reader' | 'standalone' | 'remote' | 'offline';
+
+/** `FeatureFlagsService.status()`: the state of this process's flag definitions. Never holds a secret. */
+export interface FlagsStatus {
+  /** Definitions are loaded (or, in remote mode, the last `/flags` call succeeded). */
+  ready: boolean;
+  role: FlagsRole;
+  flagCount: number;
+  /** When the current definitions were fetched from PostHog (epoch ms). */
+  fetchedAt: number | null;
+  /** When PostHog last confirmed them, by a 200 or a 304 seen by any leader (epoch ms). */
+  verifiedAt: number | null;
+  /** Milliseconds since `verifiedAt`. */
+  ageMs: number | null;
+  redis: 'ready' | 'down' | 'none';
+  /** The current lease holder's id (`host:pid:random`), when known. */
+  leader: string | null;
+  /** PostHog answered 402: the project is over its feature-flag quota. */
+  quotaLimited: boolean;
+  /** The last problem seen, sanitised. */
+  lastError: string | null;
+}
+
+/** A definitions request's outcome, as counted for health and metrics. */
+export type FetchOutcome = 200 | 304 | 401 | 402 | 403 | 429 | '5xx' | 'other' | 'error';
+
+export interface FlagsEventMap {
+  fetch: FetchOutcome;
+  lease: 'acquired' | 'lost' | 'released';
+  followerRead: 'unchanged' | 'full' | 'invalid';
+  evaluation: { flagKey: string; enabled: boolean; denied: boolean };
+}
+export type FlagsEventListener = <K extends keyof FlagsEventMap>(
+  event: K,
+  value: FlagsEventMap[K],
+) => void;
+
+/** The per-process record behind `status()`, health and metrics, written by the cache and fetch observer. */
+export class FlagsStatusTracker {
+  role: FlagsRole;
+  redis: FlagsStatus['redis'];
+  loaded = false;
+  flagCount = 0;
+  fetchedAt: number | null = null;
+  verifiedAt: number | null = null;
+  leader: string | null = null;
+  quotaLimited = false;
+  lastError: string | null = null;
+  private listeners: FlagsEventListener[] = [];
+
+  constructor(role: FlagsRole, redis: FlagsStatus['redis']) {
+    this.role = role;
+    this.redis = redis;
+  }
+
+  snapshot(now = Date.now()): FlagsStatus {
+    return {
+      ready: this.loaded,
+      role: this.role,
+      flagCount: this.flagCount,
+      fetchedAt: this.fetchedAt,
+      verifiedAt: this.verifiedAt,
+      ageMs: this.verifiedAt === null ? null : Math.max(0, now - this.verifiedAt),
+      redis: this.redis,
+      leader: this.leader,
+      quotaLimited: this.quotaLimited,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Definitions are in memory and were confirmed by PostHog at `verifiedAt`. */
+  markLoaded(flagCount: number, fetchedAt: number | null, verifiedAt: number | null): void {
+    this.loaded = true;
+    this.flagCount = flagCount;
+    if (fetchedAt !== null) this.fetchedAt = fetchedAt;
+    if (verifiedAt !== null) this.verifiedAt = Math.max(verifiedAt, this.verifiedAt ?? 0);
+  }
+
+  markVerified(at: number): void {
+    this.verifiedAt = Math.max(at, this.verifiedAt ?? 0);
+  }
+
+  /** Subscribes to counters (metrics). Nothing is computed for events while nobody listens. */
+  onEvent(listener: FlagsEventListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  get hasListeners(): boolean {
+    return this.listeners.length > 0;
+  }
+
+  emit<K extends keyof FlagsEventMap>(event: K, value: FlagsEventMap[K]): void {
+    for (const listener of this.listeners) listener(event, value);
+  }
+}

@@ -1,0 +1,32 @@
+// The public API. Anything not listed here is internal.
+export { PostHogFlagsModule } from './posthog-flags.module.js';
+export type {
+  PostHogFlagsModuleOptions,
+  FlagDefinitions,
+  RedisConnection,
+  RedisClusterConnection,
+  ExistingRedisClient,
+  FeatureFlagDenial,
+  PersonProperties,
+  Groups,
+  GroupProperties,
+} from './posthog-flags-options.interface.js';
+export { PostHogFlagsOptionsError } from './posthog-flags-options.resolve.js';
+export {
+  FeatureFlag,
+  SkipFeatureFlag,
+  type FeatureFlagOptions,
+  type FeatureFlagRequirement,
+} from './feature-flag.decorator.js';
+export { FeatureFlagGuard } from './feature-flag.guard.js';
+export { FlagValue, Flags, type FlagValueOptions } from './flag-value.decorator.js';
+export { FeatureFlagsService } from './posthog-flags.service.js';
+export { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
+export type { FlagEvaluationContext, FeatureFlagValue } from './evaluation/evaluation-context.js';
+export type { FlagsStatus, FlagsRole, FetchOutcome } from './flags-status.js';
+export { InjectPostHog, InjectPostHogFlagsRedis } from './posthog-flags.decorators.js';
+export { POSTHOG_CLIENT, POSTHOG_FLAGS_REDIS, FLAG_DEFINITION_CACHE } from './posthog-flags.constants.js';
+export {
+  RedisFlagDefinitionCache,
+  type RedisFlagDefinitionCacheOptions,
+} from './cache/redis-flag-definition-cache.js';

@@ -1,0 +1,93 @@
+import type { HttpException } from '@nestjs/common';
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import type { PostHogOptions } from 'posthog-node';
+
+/** Flag definitions as PostHog's `/flags/definitions` returns them. */
+export interface FlagDefinitions {
+  flags: Array<Record<string, unknown>>;
+  group_type_mapping?: Record<string, string>;
+  cohorts?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+/** An existing ioredis client; the module uses it and never closes it. */
+export interface ExistingRedisClient {
+  client: Redis | Cluster;
+}
+
+/** A Redis Cluster: its seed nodes and ioredis `ClusterOptions`. */
+export interface RedisClusterConnection {
+  cluster: ClusterNode[];
+  options?: ClusterOptions;
+}
+
+/**
+ * How to reach Redis: a `redis://` / `rediss://` URL, ioredis options (including `sentinels` + `name`),
+ * a Cluster, or an existing client.
+ */
+export type RedisConnection = string | RedisOptions | RedisClusterConnection | ExistingRedisClient;
+
+export type PersonProperties = Record<string, unknown>;
+export type Groups = Record<string, string>;
+export type GroupProperties = Record<string, Record<string, unknown>>;
+
+/** What the guard tells a denial factory. */
+export interface FeatureFlagDenial {
+  flagKey: string;
+  distinctId: string | undefined;
+  request: unknown;
+}
+
+/** Options of `PostHogFlagsModule.forRoot()` / `forRootAsync()`. */
+export interface PostHogFlagsModuleOptions {
+  /** The project API key (`phc_…`). Required. */
+  projectApiKey: string;
+  /** A project secret key (`phs_…`) or personal API key: lets this process fetch definitions. */
+  secretKey?: string;
+  /** Alias of `secretKey`. */
+  personalApiKey?: string;
+  /** PostHog host. Default `https://us.i.posthog.com`. */
+  host?: string;
+  /** Shares definitions between processes. Without it, this process polls alone. */
+  redis?: RedisConnection;
+  /** Prefix of every Redis key. Default `posthog:flags`. */
+  keyPrefix?: string;
+  /** How often definitions are polled (leader) or read from Redis (followers). Default 30 000. */
+  pollingIntervalMs?: number;
+  /** The leader lease: how long a dead leader blocks failover. Default 3 × `pollingIntervalMs`. */
+  leaseTtlMs?: number;
+  /** Health turns `down` when definitions were last verified longer ago than this. Default 5 × `pollingIntervalMs`. */
+  maxAgeMs?: number;
+  /** Bound of every Redis call the module makes. Default 1 000 ms. */
+  redisCommandTimeoutMs?: number;
+  /** How long boot may wait for Redis and the first definitions. Default 5 000 ms. */
+  startupTimeoutMs?: number;
+  /** Failed polls after which a leader gives up its lease so another process can try. Default 3. */
+  leaderMaxFailures?: number;
+  /** The request's distinct id. Default `req.user?.id ?? req.user?.sub`. No client header is trusted by default. */
+  distinctId?: (request: any) => string | number | undefined | null;
+  /** Person properties for the guard's evaluation. */
+  personProperties?: (request: any) => PersonProperties | undefined;
+  /** Groups (`{ company: 'acme' }`) for the guard's evaluation. */
+  groups?: (request: any) => Groups | undefined;
+  /** Group properties for the guard's evaluation. */
+  groupProperties?: (request: any) => GroupProperties | undefined;
+  /** What the guard does without a distinct id: deny (default) or evaluate as `anonymousDistinctId`. */
+  onMissingDistinctId?: 'deny' | 'anonymous';
+  /** The distinct id used for `onMissingDistinctId: 'anonymous'`. Default `anonymous`. */
+  anonymousDistinctId?: string;
+  /** Status of a denied request (404 default, 403), or a factory of the exception to throw. */
+  deniedStatus?: 404 | 403 | ((denial: FeatureFlagDenial) => HttpException | Error);
+  /** The guard and the service never call PostHog per request. Default true when local evaluation is on. */
+  onlyEvaluateLocally?: boolean;
+  /** Send `$feature_flag_called` exposure events (first read per user and value). Default true. */
+  sendFeatureFlagEvents?: boolean;
+  /** Memoized evaluations kept per process. Default 10 000. */
+  evaluationCacheSize?: number;
+  /** Offline definitions: evaluated locally with no PostHog and no Redis. */
+  definitions?: FlagDefinitions;
+  /** Offline definitions from a JSON file. */
+  definitionsFile?: string;
+  /** Pass-through `posthog-node` options. */
+  posthog?: Partial<PostHogOptions>;
+}

@@ -1,0 +1,22 @@
+// Internal names: never exported from the package root.
+
+/** Resolved (validated, defaulted) options. */
+export const RESOLVED_OPTIONS = Symbol.for('nestjs-posthog-flags:resolved-options');
+
+/** The per-process status tracker shared by the cache, the fetch observer, the service and health. */
+export const FLAGS_STATUS = Symbol.for('nestjs-posthog-flags:status');
+
+/** Everything the module opened and must close on shutdown. */
+export const OWNED_RESOURCES = Symbol.for('nestjs-posthog-flags:owned-resources');
+
+export const FEATURE_FLAG_METADATA = 'nestjs-posthog-flags:feature-flags';
+export const SKIP_FEATURE_FLAG_METADATA = 'nestjs-posthog-flags:skip';
+
+/** Where the guard leaves its evaluation on the request, for `@FlagValue()` / `@Flags()`. */
+export const REQUEST_FLAGS = Symbol.for('nestjs-posthog-flags:request-flags');
+
+export const DEFAULT_KEY_PREFIX = 'posthog:flags';
+export const DEFAULT_HOST = 'https://us.i.posthog.com';
+export const DEFAULT_POLLING_INTERVAL_MS = 30_000;
+/** posthog-node refuses polling intervals below this (it clamps silently). */
+export const POSTHOG_MIN_POLLING_INTERVAL_MS = 100;

@@ -1,0 +1,54 @@
+import { Injectable } from '@nestjs/common';
+import type { FlagEvaluationContext } from './evaluation/evaluation-context.js';
+import type { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
+import { FlagEvaluator } from './evaluation/flag-evaluator.js';
+import type { FlagsStatus } from './flags-status.js';
+import { FlagsRuntime } from './posthog-flags.runtime.js';
+
+/**
+ * Feature flags for code paths the guard does not cover. Every call evaluates locally (memoized)
+ * when local evaluation is on, and never touches Redis.
+ *
+ * @example
+ * if (await flags.isEnabled('new-checkout', user.id, { personProperties: { plan: user.plan } })) { … }
+ */
+@Injectable()
+export class FeatureFlagsService {
+  constructor(
+    private readonly evaluator: FlagEvaluator,
+    private readonly runtime: FlagsRuntime,
+  ) {}
+
+  /** True when the flag is on (any variant) for this user. Unknown flags are off. */
+  async isEnabled(key: string, distinctId: string, context?: FlagEvaluationContext): Promise<boolean> {
+    return (await this.evaluator.evaluate(distinctId, context, [key])).isEnabled(key);
+  }
+
+  /** The variant key of a multivariate flag for this user, or `undefined`. */
+  async getVariant(
+    key: string,
+    distinctId: string,
+    context?: FlagEvaluationContext,
+  ): Promise<string | undefined> {
+    return (await this.evaluator.evaluate(distinctId, context, [key])).getVariant(key);
+  }
+
+  /** The flag's JSON payload for this user's value, or `undefined`. */
+  async getPayload<T = unknown>(
+    key: string,
+    distinctId: string,
+    context?: FlagEvaluationContext,
+  ): Promise<T | undefined> {
+    return (await this.evaluator.evaluate(distinctId, context, [key])).getPayload<T>(key);
+  }
+
+  /** Every flag for this user, evaluated once. */
+  evaluate(distinctId: string, context?: FlagEvaluationContext): Promise<FeatureFlagsSnapshot> {
+    return this.evaluator.evaluate(distinctId, context);
+  }
+
+  /** The state of this process's definitions: role, age, Redis, last error. Never a secret. */
+  status(): FlagsStatus {
+    return this.runtime.status.snapshot();
+  }
+}

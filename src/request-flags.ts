@@ -1,0 +1,55 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { FlagEvaluationContext } from './evaluation/evaluation-context.js';
+import type { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
+import type { ResolvedPostHogFlagsOptions } from './posthog-flags-options.resolve.js';
+import { REQUEST_FLAGS } from './posthog-flags.internal-constants.js';
+
+/** What the guard (or an on-demand read) left on a request. */
+export interface RequestFlags {
+  snapshot: FeatureFlagsSnapshot;
+  /** The handler the guard decided for, so a second guard instance on the route is a no-op. */
+  decidedFor?: Function;
+}
+
+export function requestFlagsOf(request: any): RequestFlags | undefined {
+  return request?.[REQUEST_FLAGS];
+}
+
+export function setRequestFlags(request: any, flags: RequestFlags): void {
+  if (request && typeof request === 'object') request[REQUEST_FLAGS] = flags;
+}
+
+/** The request object of any transport: HTTP request, RPC context, WebSocket client, GraphQL `context.req`. */
+export function requestFromContext(context: ExecutionContext): any {
+  switch (context.getType<string>()) {
+    case 'http':
+      return context.switchToHttp().getRequest();
+    case 'rpc':
+      return context.switchToRpc().getContext();
+    case 'ws':
+      return context.switchToWs().getClient();
+    default:
+      // GraphQL resolvers get (root, args, context, info).
+      return context.getArgByIndex(2)?.req ?? context.getArgByIndex(2);
+  }
+}
+
+/** The distinct id the `distinctId` option gives for this request, if any. */
+export function distinctIdOf(options: ResolvedPostHogFlagsOptions, request: any): string | undefined {
+  const id = options.distinctId(request);
+  return id === undefined || id === null || id === '' ? undefined : String(id);
+}
+
+/** Person properties, groups and group properties from the resolver options. */
+export function evaluationContextOf(
+  options: ResolvedPostHogFlagsOptions,
+  request: any,
+): FlagEvaluationContext | undefined {
+  const { personProperties, groups, groupProperties } = options;
+  if (!personProperties && !groups && !groupProperties) return undefined;
+  return {
+    personProperties: personProperties?.(request),
+    groups: groups?.(request),
+    groupProperties: groupProperties?.(request),
+  };
+}
