@@ -24,6 +24,10 @@ export { FeatureFlagsService } from './posthog-flags.service.js';
 export { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
 export type { FlagEvaluationContext, FeatureFlagValue } from './evaluation/evaluation-context.js';
 export type { FlagsStatus, FlagsRole, FetchOutcome } from './flags-status.js';
+export {
+  PostHogFlagsHealthIndicator,
+  type PostHogFlagsHealthOptions,
+} from './health/posthog-flags.health.js';
 export { InjectPostHog, InjectPostHogFlagsRedis } from './posthog-flags.decorators.js';
 export { POSTHOG_CLIENT, POSTHOG_FLAGS_REDIS, FLAG_DEFINITION_CACHE } from './posthog-flags.constants.js';
 export {

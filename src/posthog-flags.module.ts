@@ -1,6 +1,9 @@
 import { Inject, Module, type OnApplicationShutdown, type OnModuleInit, Logger } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { PostHogFlagsHealthIndicator } from './health/posthog-flags.health.js';
 import { FlagEvaluator } from './evaluation/flag-evaluator.js';
 import { FeatureFlagGuard } from './feature-flag.guard.js';
+import { FlagParameterPipe } from './flag-value.decorator.js';
 import { ConfigurableModuleClass } from './posthog-flags.module-definition.js';
 import { postHogFlagsProviders } from './posthog-flags.providers.js';
 import { FlagsRuntime } from './posthog-flags.runtime.js';
@@ -14,9 +17,19 @@ import { FLAG_DEFINITION_CACHE, POSTHOG_CLIENT, POSTHOG_FLAGS_REDIS } from './po
  * PostHogFlagsModule.forRoot({ projectApiKey: 'phc_…', secretKey: process.env.POSTHOG_SECRET_KEY, redis: process.env.REDIS_URL })
  */
 @Module({
-  providers: [...postHogFlagsProviders, FlagEvaluator, FeatureFlagsService, FeatureFlagGuard],
+  imports: [TerminusModule],
+  providers: [
+    ...postHogFlagsProviders,
+    FlagEvaluator,
+    FeatureFlagsService,
+    FeatureFlagGuard,
+    FlagParameterPipe,
+    PostHogFlagsHealthIndicator,
+  ],
   exports: [
     FeatureFlagsService,
+    PostHogFlagsHealthIndicator,
+    FlagParameterPipe,
     FeatureFlagGuard,
     FlagEvaluator,
     FlagsRuntime,

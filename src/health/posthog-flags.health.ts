@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { FlagsRuntime } from '../posthog-flags.runtime.js';
+
+export interface PostHogFlagsHealthOptions {
+  /** Down when definitions were last verified longer ago than this. Default: the module's `maxAgeMs`. */
+  maxAgeMs?: number;
+}
+
+/**
+ * Terminus health indicator: `up` when definitions are loaded and PostHog confirmed them (200 or
+ * 304, seen by any leader) within `maxAgeMs`; `down` otherwise. Details are `status()`.
+ *
+ * @example
+ * check() { return this.health.check([() => this.flags.isHealthy()]); }
+ */
+@Injectable()
+export class PostHogFlagsHealthIndicator {
+  constructor(
+    private readonly health: HealthIndicatorService,
+    private readonly runtime: FlagsRuntime,
+  ) {}
+
+  isHealthy<const Key extends string = 'posthog_flags'>(
+    key: Key = 'posthog_flags' as Key,
+    options: PostHogFlagsHealthOptions = {},
+  ): HealthIndicatorResult<Key> {
+    const indicator = this.health.check(key);
+    const status = this.runtime.status.snapshot();
+    const maxAgeMs = options.maxAgeMs ?? this.runtime.options.maxAgeMs;
+    // Remote mode has no definitions to age: it is healthy while /flags calls succeed.
+    const fresh =
+      status.role === 'remote' || (status.ageMs !== null && status.ageMs <= maxAgeMs);
+    const details = { ...status, maxAgeMs };
+    return status.ready && fresh ? indicator.up(details) : indicator.down(details);
+  }
+}

@@ -1,0 +1,23 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { PostHogFlagsModuleOptions } from '../../src/index.js';
+import { AppModule } from './app.module.js';
+
+export type HttpAdapterName = 'express' | 'fastify';
+
+/** Builds the example app on Express or Fastify (e2e tests, the worker process and `npm start`). */
+export async function createApp(
+  flags: PostHogFlagsModuleOptions,
+  adapter: HttpAdapterName = 'express',
+  logger: false | undefined = undefined,
+): Promise<INestApplication> {
+  const httpAdapter = adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter();
+  const app = await NestFactory.create(AppModule.register(flags), httpAdapter, {
+    logger: logger ?? ['error', 'warn', 'log'],
+  });
+  app.enableShutdownHooks();
+  return app;
+}

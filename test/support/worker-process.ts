@@ -1,0 +1,119 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PostHogFlagsModuleOptions } from '../../src/index.js';
+
+const WORKER_ENTRY = join(process.cwd(), '.build/test/support/worker.js');
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+export interface WorkerStartOptions {
+  adapter?: 'express' | 'fastify';
+  /** How long to wait for the app to listen. Default 15 s. */
+  timeoutMs?: number;
+}
+
+/** A real child process running the example app with the module (compiled, from `.build`). */
+export class WorkerProcess {
+  output = '';
+  readonly exited: Promise<number | null>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+  ) {
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null) resolve(child.exitCode);
+      else child.once('exit', (code) => resolve(code));
+    });
+  }
+
+  static async start(
+    options: PostHogFlagsModuleOptions,
+    { adapter = 'express', timeoutMs = 15_000 }: WorkerStartOptions = {},
+  ): Promise<WorkerProcess> {
+    if (!existsSync(WORKER_ENTRY)) {
+      throw new Error(`${WORKER_ENTRY} is missing: run \`npm run build:test\` first (npm test does)`);
+    }
+    const child = fork(WORKER_ENTRY, [], {
+      env: { ...process.env, WORKER_OPTIONS: JSON.stringify(options), WORKER_ADAPTER: adapter },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    let output = '';
+    const collect = (chunk: Buffer) => (output += chunk.toString());
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`worker did not start within ${timeoutMs} ms:\n${output}`));
+      }, timeoutMs);
+      child.on('message', (message: { type?: string; port?: number }) => {
+        if (message?.type !== 'ready') return;
+        clearTimeout(timer);
+        resolve(message.port!);
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`worker exited (${code}) before listening:\n${output}`));
+      });
+    });
+    const worker = new WorkerProcess(child, port);
+    worker.output = output;
+    child.stdout!.on('data', (chunk: Buffer) => (worker.output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (worker.output += chunk.toString()));
+    return worker;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** GET a path as a user (`Authorization: Bearer <user>`). */
+  async get(path: string, user?: string): Promise<{ status: number; body: any }> {
+    const response = await fetch(`${this.url}${path}`, {
+      headers: user ? { authorization: `Bearer ${user}` } : {},
+    });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // plain text body
+    }
+    return { status: response.status, body };
+  }
+
+  async status(): Promise<any> {
+    return (await this.get('/flags/status')).body;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  /** Graceful stop (SIGTERM: Nest's shutdown hooks run), SIGKILL after `timeoutMs`. */
+  async stop(timeoutMs = 10_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
