@@ -27,7 +27,10 @@ export interface FeatureFlagRequirement {
  * @FeatureFlag('new-checkout')
  * @FeatureFlag('pricing-page', { variant: ['test-a', 'test-b'] })
  */
-export function FeatureFlag(key: string, options: FeatureFlagOptions = {}): ClassDecorator & MethodDecorator {
+export function FeatureFlag(
+  key: string,
+  options: FeatureFlagOptions = {},
+): ClassDecorator & MethodDecorator {
   if (typeof key !== 'string' || key === '') {
     throw new TypeError('@FeatureFlag() needs a flag key (a non-empty string)');
   }

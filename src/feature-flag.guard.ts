@@ -82,7 +82,10 @@ export class FeatureFlagGuard implements CanActivate {
   }
 
   /** Person properties, groups and group properties from the resolver options. */
-  protected getEvaluationContext(request: any, _context: ExecutionContext): FlagEvaluationContext | undefined {
+  protected getEvaluationContext(
+    request: any,
+    _context: ExecutionContext,
+  ): FlagEvaluationContext | undefined {
     return evaluationContextOf(this.runtime.options, request);
   }
 
@@ -101,7 +104,8 @@ export class FeatureFlagGuard implements CanActivate {
   /** Whether one requirement passes for this snapshot. */
   protected passes(snapshot: FeatureFlagsSnapshot, requirement: FeatureFlagRequirement): boolean {
     const value = snapshot.getFlag(requirement.key);
-    if (requirement.variants) return typeof value === 'string' && requirement.variants.includes(value);
+    if (requirement.variants)
+      return typeof value === 'string' && requirement.variants.includes(value);
     return value !== undefined && value !== false;
   }
 
@@ -132,9 +136,11 @@ export class FeatureFlagGuard implements CanActivate {
     const fromClass: FeatureFlagRequirement[] = skipClass
       ? []
       : (this.reflector.get(FEATURE_FLAG_METADATA, controller) ?? []);
-    const fromHandler: FeatureFlagRequirement[] = this.reflector.get(FEATURE_FLAG_METADATA, handler) ?? [];
+    const fromHandler: FeatureFlagRequirement[] =
+      this.reflector.get(FEATURE_FLAG_METADATA, handler) ?? [];
     const byKey = new Map<string, FeatureFlagRequirement>();
-    for (const requirement of [...fromClass, ...fromHandler]) byKey.set(requirement.key, requirement);
+    for (const requirement of [...fromClass, ...fromHandler])
+      byKey.set(requirement.key, requirement);
     const requirements = [...byKey.values()];
     const route = { requirements, keys: requirements.map((r) => r.key).sort() };
     if (!byController) this.routes.set(handler, (byController = new WeakMap()));

@@ -1,4 +1,9 @@
-import { createParamDecorator, Injectable, type ExecutionContext, type PipeTransform } from '@nestjs/common';
+import {
+  createParamDecorator,
+  Injectable,
+  type ExecutionContext,
+  type PipeTransform,
+} from '@nestjs/common';
 import { FlagEvaluator } from './evaluation/flag-evaluator.js';
 import {
   distinctIdOf,
@@ -22,7 +27,10 @@ interface FlagParameter {
 }
 
 const flagParameter = createParamDecorator(
-  (data: { key?: string; payload?: boolean } | undefined, context: ExecutionContext): FlagParameter => ({
+  (
+    data: { key?: string; payload?: boolean } | undefined,
+    context: ExecutionContext,
+  ): FlagParameter => ({
     request: requestFromContext(context),
     key: data?.key,
     payload: data?.payload === true,
@@ -47,7 +55,10 @@ export class FlagParameterPipe implements PipeTransform<FlagParameter> {
     return payload ? snapshot.getPayload(key) : (snapshot.getFlag(key) ?? false);
   }
 
-  private async snapshotFor(request: any, key: string | undefined): Promise<FeatureFlagsSnapshot | undefined> {
+  private async snapshotFor(
+    request: any,
+    key: string | undefined,
+  ): Promise<FeatureFlagsSnapshot | undefined> {
     const decided = requestFlagsOf(request);
     if (decided && (key === undefined || decided.snapshot.has(key))) return decided.snapshot;
     const { options } = this.runtime;

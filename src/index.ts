@@ -2,6 +2,7 @@
 export { PostHogFlagsModule } from './posthog-flags.module.js';
 export type {
   PostHogFlagsModuleOptions,
+  PostHogFlagsOptionsFactory,
   FlagDefinitions,
   RedisConnection,
   RedisClusterConnection,
@@ -29,7 +30,11 @@ export {
   type PostHogFlagsHealthOptions,
 } from './health/posthog-flags.health.js';
 export { InjectPostHog, InjectPostHogFlagsRedis } from './posthog-flags.decorators.js';
-export { POSTHOG_CLIENT, POSTHOG_FLAGS_REDIS, FLAG_DEFINITION_CACHE } from './posthog-flags.constants.js';
+export {
+  POSTHOG_CLIENT,
+  POSTHOG_FLAGS_REDIS,
+  FLAG_DEFINITION_CACHE,
+} from './posthog-flags.constants.js';
 export {
   RedisFlagDefinitionCache,
   type RedisFlagDefinitionCacheOptions,

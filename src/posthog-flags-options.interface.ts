@@ -91,3 +91,8 @@ export interface PostHogFlagsModuleOptions {
   /** Pass-through `posthog-node` options. */
   posthog?: Partial<PostHogOptions>;
 }
+
+/** For `forRootAsync({ useClass })` / `useExisting`: a provider that builds the options. */
+export interface PostHogFlagsOptionsFactory {
+  createPostHogFlagsOptions(): PostHogFlagsModuleOptions | Promise<PostHogFlagsModuleOptions>;
+}

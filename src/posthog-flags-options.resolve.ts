@@ -120,7 +120,9 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
   check.optionalBoolean('onlyEvaluateLocally');
   check.optionalBoolean('sendFeatureFlagEvents');
   if (raw.posthog !== undefined && (raw.posthog === null || typeof raw.posthog !== 'object')) {
-    problems.push(`posthog must be an object of posthog-node options (got ${describe(raw.posthog)})`);
+    problems.push(
+      `posthog must be an object of posthog-node options (got ${describe(raw.posthog)})`,
+    );
   }
   if (raw.redis !== undefined) {
     const redisProblem = validateRedisConnection(raw.redis);

@@ -8,6 +8,7 @@ export const {
   ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<PostHogFlagsModuleOptions>()
   .setClassMethodName('forRoot')
+  .setFactoryMethodName('createPostHogFlagsOptions')
   .setExtras({ isGlobal: false }, (definition, extras) => ({
     ...definition,
     global: extras.isGlobal,

@@ -1,4 +1,10 @@
-import { Inject, Module, type OnApplicationShutdown, type OnModuleInit, Logger } from '@nestjs/common';
+import {
+  Inject,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+  Logger,
+} from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { PostHogFlagsHealthIndicator } from './health/posthog-flags.health.js';
 import { FlagEvaluator } from './evaluation/flag-evaluator.js';
@@ -8,7 +14,11 @@ import { ConfigurableModuleClass } from './posthog-flags.module-definition.js';
 import { postHogFlagsProviders } from './posthog-flags.providers.js';
 import { FlagsRuntime } from './posthog-flags.runtime.js';
 import { FeatureFlagsService } from './posthog-flags.service.js';
-import { FLAG_DEFINITION_CACHE, POSTHOG_CLIENT, POSTHOG_FLAGS_REDIS } from './posthog-flags.constants.js';
+import {
+  FLAG_DEFINITION_CACHE,
+  POSTHOG_CLIENT,
+  POSTHOG_FLAGS_REDIS,
+} from './posthog-flags.constants.js';
 
 /**
  * PostHog feature flags with local evaluation, shared between processes through Redis.

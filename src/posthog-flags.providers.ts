@@ -4,7 +4,11 @@ import { FlagsStatusTracker } from './flags-status.js';
 import type { PostHogFlagsModuleOptions } from './posthog-flags-options.interface.js';
 import { resolveOptions } from './posthog-flags-options.resolve.js';
 import { POSTHOG_FLAGS_MODULE_OPTIONS } from './posthog-flags.module-definition.js';
-import { FLAG_DEFINITION_CACHE, POSTHOG_CLIENT, POSTHOG_FLAGS_REDIS } from './posthog-flags.constants.js';
+import {
+  FLAG_DEFINITION_CACHE,
+  POSTHOG_CLIENT,
+  POSTHOG_FLAGS_REDIS,
+} from './posthog-flags.constants.js';
 import { FLAGS_STATUS, RESOLVED_OPTIONS } from './posthog-flags.internal-constants.js';
 import { createFlagsRuntime, FlagsRuntime } from './posthog-flags.runtime.js';
 

@@ -70,7 +70,9 @@ export class FlagsRuntime {
 }
 
 /** Builds the runtime for the resolved options: Redis, the definitions source, and the client. */
-export async function createFlagsRuntime(options: ResolvedPostHogFlagsOptions): Promise<FlagsRuntime> {
+export async function createFlagsRuntime(
+  options: ResolvedPostHogFlagsOptions,
+): Promise<FlagsRuntime> {
   const logger = new Logger('PostHogFlags');
   const redactor = new Redactor([options.secretKey]);
   const generation = new DefinitionsGeneration();
@@ -145,13 +147,23 @@ export async function createFlagsRuntime(options: ResolvedPostHogFlagsOptions): 
     fetch: observers.length > 0 ? observeFetch(fetch, observers) : fetch,
     flagDefinitionCacheProvider: cache,
     strictLocalEvaluation: options.mode !== 'remote' && options.onlyEvaluateLocally,
-    secretKey: options.mode === 'shared' || options.mode === 'standalone' ? options.secretKey : undefined,
+    secretKey:
+      options.mode === 'shared' || options.mode === 'standalone' ? options.secretKey : undefined,
     personalApiKey: undefined,
   };
   const posthog = new PostHog(options.projectApiKey, posthogOptions);
   posthog.on('error', logOnce(logger, redactor, 'PostHog'));
   if (cache instanceof RedisFlagDefinitionCache) cache.bindClient(posthog);
-  return new FlagsRuntime(options, status, generation, posthog, redactor, redis, cache, staticSource);
+  return new FlagsRuntime(
+    options,
+    status,
+    generation,
+    posthog,
+    redactor,
+    redis,
+    cache,
+    staticSource,
+  );
 }
 
 /** Remote mode is ready unless the last `/flags` call failed. */

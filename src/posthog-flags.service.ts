@@ -20,7 +20,11 @@ export class FeatureFlagsService {
   ) {}
 
   /** True when the flag is on (any variant) for this user. Unknown flags are off. */
-  async isEnabled(key: string, distinctId: string, context?: FlagEvaluationContext): Promise<boolean> {
+  async isEnabled(
+    key: string,
+    distinctId: string,
+    context?: FlagEvaluationContext,
+  ): Promise<boolean> {
     return (await this.evaluator.evaluate(distinctId, context, [key])).isEnabled(key);
   }
 

@@ -35,7 +35,10 @@ export function requestFromContext(context: ExecutionContext): any {
 }
 
 /** The distinct id the `distinctId` option gives for this request, if any. */
-export function distinctIdOf(options: ResolvedPostHogFlagsOptions, request: any): string | undefined {
+export function distinctIdOf(
+  options: ResolvedPostHogFlagsOptions,
+  request: any,
+): string | undefined {
   const id = options.distinctId(request);
   return id === undefined || id === null || id === '' ? undefined : String(id);
 }

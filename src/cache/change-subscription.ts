@@ -33,9 +33,11 @@ export class ChangeSubscription {
     subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.notice(message);
     });
-    subscriber.subscribe(this.channel).catch((error: unknown) =>
-      this.logger.warn(`Change notices unavailable, polling only: ${(error as Error).message}`),
-    );
+    subscriber
+      .subscribe(this.channel)
+      .catch((error: unknown) =>
+        this.logger.warn(`Change notices unavailable, polling only: ${(error as Error).message}`),
+      );
   }
 
   /** Resolves on the next notice (used by a cold start waiting for the leader). */

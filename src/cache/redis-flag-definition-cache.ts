@@ -5,7 +5,10 @@ import type { FlagDefinitionCacheData, FlagDefinitionCacheProvider, PostHog } fr
 import { bounded, sleep } from '../bounded.js';
 import { DefinitionsGeneration } from '../definitions-generation.js';
 import { FlagsStatusTracker, type FetchOutcome } from '../flags-status.js';
-import { DEFAULT_KEY_PREFIX, DEFAULT_POLLING_INTERVAL_MS } from '../posthog-flags.internal-constants.js';
+import {
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_POLLING_INTERVAL_MS,
+} from '../posthog-flags.internal-constants.js';
 import { Redactor } from '../redact.js';
 import type { RedisClient } from '../redis/redis-client.factory.js';
 import { cacheKeys, type CacheKeys } from './cache-keys.js';
@@ -115,7 +118,8 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     this.canFetch = options.canFetch ?? true;
     this.instanceId =
       options.instanceId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-    this.status = options.status ?? new FlagsStatusTracker(this.canFetch ? 'follower' : 'reader', 'ready');
+    this.status =
+      options.status ?? new FlagsStatusTracker(this.canFetch ? 'follower' : 'reader', 'ready');
     this.generation = options.generation ?? new DefinitionsGeneration();
     this.redactor = new Redactor(options.secrets ?? []);
     this.logger = options.logger ?? new Logger('PostHogFlags');
@@ -333,7 +337,9 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     } catch (error) {
       this.status.emit('followerRead', 'invalid');
       this.status.lastError = `ignored the definitions in Redis: ${this.redactor.error(error)}`;
-      this.logger.warn(`Ignored the definitions in Redis (${this.keys.definitions}): ${this.redactor.error(error)}`);
+      this.logger.warn(
+        `Ignored the definitions in Redis (${this.keys.definitions}): ${this.redactor.error(error)}`,
+      );
       return undefined;
     }
   }
@@ -366,7 +372,10 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     const deadline = Date.now() + this.coldStartWaitMs;
     const changed = this.changes?.nextChange();
     while (Date.now() < deadline && !this.isShutDown) {
-      const notified = await Promise.race([changed?.then(() => true), sleep(100).then(() => false)]);
+      const notified = await Promise.race([
+        changed?.then(() => true),
+        sleep(100).then(() => false),
+      ]);
       if (notified) break;
       try {
         if ((await this.command(this.redis.exists(this.keys.definitions), 'exists')) === 1) break;

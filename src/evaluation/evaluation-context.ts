@@ -1,4 +1,8 @@
-import type { GroupProperties, Groups, PersonProperties } from '../posthog-flags-options.interface.js';
+import type {
+  GroupProperties,
+  Groups,
+  PersonProperties,
+} from '../posthog-flags-options.interface.js';
 
 /** What an evaluation may depend on besides the distinct id. */
 export interface FlagEvaluationContext {

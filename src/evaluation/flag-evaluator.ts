@@ -1,7 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DefinitionsGeneration } from '../definitions-generation.js';
 import { FlagsRuntime } from '../posthog-flags.runtime.js';
-import { evaluationKey, type FlagEvaluationContext, type FeatureFlagValue } from './evaluation-context.js';
+import {
+  evaluationKey,
+  type FlagEvaluationContext,
+  type FeatureFlagValue,
+} from './evaluation-context.js';
 import { FeatureFlagsSnapshot, type EvaluationRecord } from './feature-flags-snapshot.js';
 
 /** Results of time-dependent flags are kept this long at most. */
@@ -104,7 +108,8 @@ export class FlagEvaluator {
     if (this.memo.size >= capacity) this.memo.delete(this.memo.keys().next().value!);
     const timeDependent = this.generation.timeDependentKeys;
     const expires =
-      timeDependent.size > 0 && (flagKeys ?? Object.keys(record.values)).some((k) => timeDependent.has(k));
+      timeDependent.size > 0 &&
+      (flagKeys ?? Object.keys(record.values)).some((k) => timeDependent.has(k));
     this.memo.set(key, {
       generation,
       expiresAt: expires ? Date.now() + TIME_DEPENDENT_MEMO_MS : Number.POSITIVE_INFINITY,
@@ -112,7 +117,10 @@ export class FlagEvaluator {
     });
   }
 
-  private warnUnknown(flagKeys: readonly string[] | undefined, values: Record<string, FeatureFlagValue>): void {
+  private warnUnknown(
+    flagKeys: readonly string[] | undefined,
+    values: Record<string, FeatureFlagValue>,
+  ): void {
     for (const key of flagKeys ?? []) {
       if (key in values || this.warnedUnknown.has(key) || this.warnedUnknown.size > 1_000) continue;
       this.warnedUnknown.add(key);

@@ -29,8 +29,7 @@ export class PostHogFlagsHealthIndicator {
     const status = this.runtime.status.snapshot();
     const maxAgeMs = options.maxAgeMs ?? this.runtime.options.maxAgeMs;
     // Remote mode has no definitions to age: it is healthy while /flags calls succeed.
-    const fresh =
-      status.role === 'remote' || (status.ageMs !== null && status.ageMs <= maxAgeMs);
+    const fresh = status.role === 'remote' || (status.ageMs !== null && status.ageMs <= maxAgeMs);
     const details = { ...status, maxAgeMs };
     return status.ready && fresh ? indicator.up(details) : indicator.down(details);
   }

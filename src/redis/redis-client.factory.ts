@@ -34,7 +34,10 @@ function boundedOptions({ commandTimeoutMs }: RedisClientBounds): RedisOptions {
 }
 
 /** Opens (lazily) the client a `redis` option describes; an existing client is used as is. */
-export function createRedisClient(connection: RedisConnection, bounds: RedisClientBounds): RedisHandle {
+export function createRedisClient(
+  connection: RedisConnection,
+  bounds: RedisClientBounds,
+): RedisHandle {
   const bounded = boundedOptions(bounds);
   switch (redisConnectionKind(connection)) {
     case 'client':
@@ -67,53 +70,60 @@ export function createSubscriber(client: RedisClient): RedisClient {
     return client.duplicate(undefined, {
       lazyConnect: true,
       enableOfflineQueue: true,
-      redisOptions: { ...client.options.redisOptions, maxRetriesPerRequest: null },
+      redisOptions: {
+        ...client.options.redisOptions,
+        maxRetriesPerRequest: null,
+        commandTimeout: undefined,
+      },
     });
   }
-  return client.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null });
+  return client.duplicate({
+    lazyConnect: true,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    commandTimeout: undefined,
+  });
 }
 
-/** Starts connecting; resolves when ready or after `timeoutMs`, whichever first. Never rejects. */
+/** Starts connecting; resolves whether it is ready within `timeoutMs`. Never rejects. */
 export async function connectWithin(client: RedisClient, timeoutMs: number): Promise<boolean> {
   if (client.status === 'ready') return true;
-  const connecting =
-    client.status === 'wait' ? client.connect() : waitForReady(client, timeoutMs);
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
+  let settle: (ready: boolean) => void = () => undefined;
+  const settled = new Promise<boolean>((resolve) => (settle = resolve));
+  const onReady = () => settle(true);
+  // A refused connection errors at once; there is no point waiting out the timeout.
+  const onError = () => settle(false);
+  const timer = setTimeout(() => settle(false), timeoutMs);
+  client.once('ready', onReady);
+  client.once('error', onError);
+  if (client.status === 'wait') client.connect().catch(() => settle(false));
   try {
-    return await Promise.race([connecting.then(() => true), timedOut]);
-  } catch {
-    return false;
+    return await settled;
   } finally {
     clearTimeout(timer);
+    client.off('ready', onReady);
+    client.off('error', onError);
   }
 }
 
-function waitForReady(client: RedisClient, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('not ready')), timeoutMs);
-    client.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-/** Closes a client within `timeoutMs`: QUIT when connected, else a hard disconnect. Never rejects. */
+/** Closes a client within `timeoutMs` (QUIT, then a hard disconnect); resolves once it has ended. Never rejects. */
 export async function closeWithin(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === 'end') return;
-  if (client.status !== 'ready') {
-    client.disconnect();
-    return;
-  }
+  // Between reconnect attempts there is no socket: disconnecting stops the retries, and no
+  // 'end' event follows.
+  const idle = client.status === 'reconnecting' || client.status === 'wait';
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  if (client.status === 'ready') client.quit().catch(() => client.disconnect());
+  else client.disconnect();
+  if (idle || (client.status as string) === 'end') return;
   let timer: NodeJS.Timeout | undefined;
-  const quit = client.quit().catch(() => undefined);
   const timedOut = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, timeoutMs);
   });
-  await Promise.race([quit, timedOut]);
+  await Promise.race([ended, timedOut]);
   clearTimeout(timer);
-  if ((client.status as string) !== 'end') client.disconnect();
+  if ((client.status as string) !== 'end') {
+    client.disconnect();
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 100))]);
+  }
 }

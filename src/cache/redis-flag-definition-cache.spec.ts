@@ -1,0 +1,242 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { FlagDefinitionCacheData } from 'posthog-node';
+import { sharedTestRedis } from '../../test/support/redis-server.js';
+import { sleep } from '../bounded.js';
+import { cacheKeys } from './cache-keys.js';
+import { encodeEnvelope } from './definitions-envelope.js';
+import {
+  RedisFlagDefinitionCache,
+  type RedisFlagDefinitionCacheOptions,
+} from './redis-flag-definition-cache.js';
+
+const flag = (key: string) => ({
+  id: 1,
+  key,
+  active: true,
+  filters: { groups: [{ properties: [], rollout_percentage: 100 }] },
+});
+const definitions = (...keys: string[]): FlagDefinitionCacheData =>
+  ({
+    flags: keys.map(flag),
+    groupTypeMapping: {},
+    cohorts: {},
+  }) as unknown as FlagDefinitionCacheData;
+
+describe('RedisFlagDefinitionCache (real Redis)', () => {
+  let server: { url: string; stop(): Promise<void> };
+  let redis: Redis;
+  const caches: RedisFlagDefinitionCache[] = [];
+
+  beforeAll(async () => {
+    server = await sharedTestRedis();
+    redis = new Redis(server.url);
+  });
+  afterEach(async () => {
+    await Promise.all(caches.splice(0).map((cache) => cache.shutdown()));
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await server.stop();
+  });
+
+  /** A fresh project (and key prefix) per test, so tests never see each other's keys. */
+  function project(): { projectApiKey: string; keyPrefix: string } {
+    return { projectApiKey: `phc_${randomUUID()}`, keyPrefix: `test:${randomUUID().slice(0, 8)}` };
+  }
+
+  function cache(
+    scope: { projectApiKey: string; keyPrefix: string },
+    options: Partial<RedisFlagDefinitionCacheOptions> = {},
+  ): RedisFlagDefinitionCache {
+    const created = new RedisFlagDefinitionCache({
+      redis,
+      ...scope,
+      pollingIntervalMs: 100,
+      leaseTtlMs: 300,
+      coldStartWaitMs: 50,
+      subscriber: false,
+      logger: { log() {}, warn() {}, error() {} },
+      ...options,
+    });
+    caches.push(created);
+    return created;
+  }
+
+  describe('lease', () => {
+    it('is taken by one process, renewed by its holder, and refused to a second', async () => {
+      const scope = project();
+      const a = cache(scope);
+      const b = cache(scope);
+      expect(await a.shouldFetchFlagDefinitions()).toBe(true);
+      expect(await redis.get(a.keys.lease)).toBe(a.instanceId);
+
+      await sleep(200);
+      expect(await a.shouldFetchFlagDefinitions()).toBe(true); // renewed: PTTL back near the full TTL
+      expect(await redis.pttl(a.keys.lease)).toBeGreaterThan(200);
+
+      expect(await b.shouldFetchFlagDefinitions()).toBe(false);
+      expect(await redis.get(a.keys.lease)).toBe(a.instanceId);
+      expect(a.status.role).toBe('leader');
+      expect(b.status.role).toBe('follower');
+    });
+
+    it('lets another process lead once the holder stops renewing', async () => {
+      const scope = project();
+      const a = cache(scope);
+      const b = cache(scope);
+      expect(await a.shouldFetchFlagDefinitions()).toBe(true);
+      await sleep(400); // lease TTL is 300 ms
+      expect(await b.shouldFetchFlagDefinitions()).toBe(true);
+      expect(await redis.get(b.keys.lease)).toBe(b.instanceId);
+    });
+
+    it('is released by compare-and-delete: never another process’s lease', async () => {
+      const scope = project();
+      const a = cache(scope);
+      const b = cache(scope);
+      await a.shouldFetchFlagDefinitions();
+      await sleep(400);
+      await b.shouldFetchFlagDefinitions(); // b now holds it
+      expect(await a.releaseLease()).toBe(false);
+      expect(await redis.get(b.keys.lease)).toBe(b.instanceId);
+      expect(await b.releaseLease()).toBe(true);
+      expect(await redis.exists(b.keys.lease)).toBe(0);
+    });
+
+    it('is released on shutdown, so the next process leads on its next poll', async () => {
+      const scope = project();
+      const a = cache(scope);
+      const b = cache(scope);
+      await a.shouldFetchFlagDefinitions();
+      await a.shutdown();
+      expect(await redis.exists(a.keys.lease)).toBe(0);
+      expect(await b.shouldFetchFlagDefinitions()).toBe(true);
+    });
+  });
+
+  describe('fenced writes', () => {
+    it('a leader whose lease was taken over cannot write definitions or meta', async () => {
+      const scope = project();
+      const stale = cache(scope);
+      const fresh = cache(scope);
+      await stale.shouldFetchFlagDefinitions();
+      await sleep(400); // stale stalls past its lease
+      await fresh.shouldFetchFlagDefinitions();
+      await fresh.onFlagDefinitionsReceived(definitions('new'));
+      const metaBefore = await redis.hgetall(fresh.keys.meta);
+
+      await stale.onFlagDefinitionsReceived(definitions('old'));
+
+      const stored = JSON.parse((await redis.get(fresh.keys.definitions))!);
+      expect(stored.data.flags.map((f: { key: string }) => f.key)).toEqual(['new']);
+      expect(await redis.hgetall(fresh.keys.meta)).toEqual(metaBefore);
+      expect(stale.status.role).toBe('follower');
+    });
+
+    it('writes nothing and takes no lease after shutdown', async () => {
+      const scope = project();
+      const a = cache(scope);
+      await a.shouldFetchFlagDefinitions();
+      await a.shutdown();
+      await a.onFlagDefinitionsReceived(definitions('late'));
+      expect(await redis.exists(a.keys.definitions, a.keys.meta, a.keys.lease)).toBe(0);
+      expect(await a.shouldFetchFlagDefinitions()).toBe(false);
+      expect(await redis.exists(a.keys.lease)).toBe(0);
+    });
+  });
+
+  describe('follower reads', () => {
+    it('reads meta first and hands back the already-parsed copy while the hash is unchanged', async () => {
+      const scope = project();
+      const leader = cache(scope);
+      const follower = cache(scope);
+      const reads: string[] = [];
+      follower.status.onEvent((event, value) => {
+        if (event === 'followerRead') reads.push(value as string);
+      });
+      await leader.shouldFetchFlagDefinitions();
+      await leader.onFlagDefinitionsReceived(definitions('a', 'b'));
+
+      const first = await follower.getFlagDefinitions();
+      const second = await follower.getFlagDefinitions();
+      expect(first?.flags.map((f) => f.key)).toEqual(['a', 'b']);
+      expect(second).toBe(first);
+      expect(reads).toEqual(['full', 'unchanged']);
+
+      await leader.onFlagDefinitionsReceived(definitions('a', 'b', 'c'));
+      expect((await follower.getFlagDefinitions())?.flags).toHaveLength(3);
+      expect(reads).toEqual(['full', 'unchanged', 'full']);
+    });
+
+    it('honours a published empty set, which is not the same as nothing published', async () => {
+      const scope = project();
+      const leader = cache(scope);
+      const follower = cache(scope);
+      expect(await follower.getFlagDefinitions()).toBeUndefined();
+      await leader.shouldFetchFlagDefinitions();
+      await leader.onFlagDefinitionsReceived(definitions());
+      const read = await follower.getFlagDefinitions();
+      expect(read).toBeDefined();
+      expect(read?.flags).toEqual([]);
+      expect(follower.status.snapshot()).toMatchObject({ ready: true, flagCount: 0 });
+    });
+
+    it.each([
+      ['not JSON', () => '{"v":1,"hash":', undefined],
+      ['a wrong schema version', (hash: string) => envelopeWith({ v: 99, hash }), undefined],
+      ['flags missing', (hash: string) => envelopeWith({ hash, data: { cohorts: {} } }), undefined],
+      [
+        'flags not an array',
+        (hash: string) => envelopeWith({ hash, data: { flags: {} } }),
+        undefined,
+      ],
+      [
+        'content not matching its hash',
+        (hash: string) => envelopeWith({ hash, data: { flags: [flag('x')] } }),
+        undefined,
+      ],
+      [
+        'a hash not matching meta',
+        () => encodeEnvelope(definitions('x'), 1).serialized,
+        'ffffffffffffffff',
+      ],
+    ])('ignores and reports stored definitions with %s', async (_name, stored, metaHash) => {
+      const scope = project();
+      const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
+      const good = encodeEnvelope(definitions('good'), Date.now());
+      const follower = cache(scope);
+      await redis.set(keys.definitions, good.serialized);
+      await redis.hset(keys.meta, { h: good.hash, f: Date.now(), v: Date.now(), l: 'someone' });
+      expect((await follower.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(['good']);
+
+      const badHash = metaHash ?? 'abababababababab';
+      await redis.set(keys.definitions, stored(badHash));
+      await redis.hset(keys.meta, 'h', badHash);
+      expect(await follower.getFlagDefinitions()).toBeUndefined();
+      expect(follower.status.lastError).toMatch(/ignored the definitions in Redis/);
+      expect(follower.currentHash).toBe(good.hash); // the SDK keeps its last good copy
+    });
+  });
+
+  it('keeps two projects on one Redis apart', async () => {
+    const prefix = `test:${randomUUID().slice(0, 8)}`;
+    const one = cache({ projectApiKey: 'phc_project_one', keyPrefix: prefix });
+    const two = cache({ projectApiKey: 'phc_project_two', keyPrefix: prefix });
+    expect(one.keys.definitions).not.toBe(two.keys.definitions);
+    await one.shouldFetchFlagDefinitions();
+    expect(await two.shouldFetchFlagDefinitions()).toBe(true); // its own lease
+    await one.onFlagDefinitionsReceived(definitions('one-only'));
+    expect(await two.getFlagDefinitions()).toBeUndefined();
+    const keys = await redis.keys(`${prefix}:*`);
+    expect(keys.some((k) => k.includes('phc_project'))).toBe(false); // keys hold a fingerprint only
+    // Every key of one project shares its hash tag (one Cluster slot).
+    const tags = new Set(Object.values(one.keys).map((k) => /\{[^}]+\}/.exec(k)![0]));
+    expect(tags.size).toBe(1);
+  });
+});
+
+function envelopeWith(fields: Record<string, unknown>): string {
+  return JSON.stringify({ v: 1, fetchedAt: Date.now(), data: { flags: [] }, ...fields });
+}

@@ -1,0 +1,169 @@
+import 'reflect-metadata';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Injectable, Module, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import { PostHog } from 'posthog-node';
+import {
+  FeatureFlagsService,
+  InjectPostHog,
+  InjectPostHogFlagsRedis,
+  POSTHOG_FLAGS_REDIS,
+  PostHogFlagsModule,
+  type PostHogFlagsModuleOptions,
+  type PostHogFlagsOptionsFactory,
+} from '../src/index.js';
+import { FakePostHog, booleanFlag } from './support/fake-posthog.js';
+import { sharedTestRedis } from './support/redis-server.js';
+
+let fake: FakePostHog;
+let redis: { url: string; stop(): Promise<void> };
+
+beforeAll(async () => {
+  fake = await FakePostHog.start({
+    definitions: { flags: [booleanFlag('on'), booleanFlag('off', { active: false })] },
+  });
+  redis = await sharedTestRedis();
+});
+afterAll(async () => {
+  await fake.close();
+  await redis.stop();
+});
+
+const baseOptions = (): PostHogFlagsModuleOptions => ({
+  projectApiKey: fake.projectApiKey,
+  secretKey: fake.secretKey,
+  host: fake.url,
+  redis: redis.url,
+  keyPrefix: `module-test:${Math.random().toString(36).slice(2, 8)}`,
+  pollingIntervalMs: 200,
+  posthog: { flushAt: 1 },
+});
+
+@Injectable()
+class FlagsConfig {
+  create(): PostHogFlagsModuleOptions {
+    return baseOptions();
+  }
+}
+@Module({ providers: [FlagsConfig], exports: [FlagsConfig] })
+class ConfigModule {}
+
+@Injectable()
+class OptionsFactory implements PostHogFlagsOptionsFactory {
+  createPostHogFlagsOptions(): PostHogFlagsModuleOptions {
+    return baseOptions();
+  }
+}
+@Module({ providers: [OptionsFactory], exports: [OptionsFactory] })
+class OptionsFactoryModule {}
+
+async function boot(imports: any[]): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule({ imports }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+async function expectWorkingFlags(app: INestApplication): Promise<void> {
+  const flags = app.get(FeatureFlagsService);
+  expect(flags.status()).toMatchObject({ ready: true, flagCount: 2, redis: 'ready' });
+  expect(await flags.isEnabled('on', 'user-1')).toBe(true);
+  expect(await flags.isEnabled('off', 'user-1')).toBe(false);
+  await app.close();
+}
+
+describe('PostHogFlagsModule', () => {
+  it('boots with forRoot', async () => {
+    await expectWorkingFlags(await boot([PostHogFlagsModule.forRoot(baseOptions())]));
+  });
+
+  it('boots with forRootAsync useFactory + inject + imports', async () => {
+    const app = await boot([
+      PostHogFlagsModule.forRootAsync({
+        imports: [ConfigModule],
+        inject: [FlagsConfig],
+        useFactory: async (config: FlagsConfig) => config.create(),
+      }),
+    ]);
+    await expectWorkingFlags(app);
+  });
+
+  it('boots with forRootAsync useClass', async () => {
+    await expectWorkingFlags(
+      await boot([PostHogFlagsModule.forRootAsync({ useClass: OptionsFactory })]),
+    );
+  });
+
+  it('boots with forRootAsync useExisting', async () => {
+    const app = await boot([
+      PostHogFlagsModule.forRootAsync({
+        imports: [OptionsFactoryModule],
+        useExisting: OptionsFactory,
+      }),
+    ]);
+    await expectWorkingFlags(app);
+  });
+
+  it('isGlobal makes the service injectable in every module', async () => {
+    @Injectable()
+    class Consumer {
+      constructor(
+        readonly flags: FeatureFlagsService,
+        @InjectPostHog() readonly posthog: PostHog,
+        @InjectPostHogFlagsRedis() readonly redis: Redis,
+      ) {}
+    }
+    @Module({ providers: [Consumer], exports: [Consumer] })
+    class FeatureModule {}
+
+    const app = await boot([
+      PostHogFlagsModule.forRootAsync({ isGlobal: true, useFactory: baseOptions }),
+      FeatureModule,
+    ]);
+    const consumer = app.get(Consumer);
+    expect(consumer.posthog).toBeInstanceOf(PostHog);
+    expect(consumer.redis).toBe(app.get(POSTHOG_FLAGS_REDIS));
+    expect(await consumer.redis.ping()).toBe('PONG');
+    await expectWorkingFlags(app);
+  });
+
+  it.each([
+    ['forRoot', () => PostHogFlagsModule.forRoot({ ...baseOptions(), pollingIntervalMs: -5 })],
+    [
+      'forRootAsync',
+      () =>
+        PostHogFlagsModule.forRootAsync({
+          useFactory: () => ({ ...baseOptions(), pollingIntervalMs: -5 }),
+        }),
+    ],
+  ])(
+    '%s fails at startup on a bad option, naming it and never the secret',
+    async (_name, module) => {
+      const failure = await boot([module()]).then(
+        () => undefined,
+        (error: Error) => error,
+      );
+      expect(failure?.message).toMatch(/pollingIntervalMs must be an integer ≥ 100 \(got -5\)/);
+      expect(failure?.message).not.toContain(fake.secretKey);
+    },
+  );
+
+  it('never closes a Redis client it was given', async () => {
+    const client = new Redis(redis.url);
+    const app = await boot([PostHogFlagsModule.forRoot({ ...baseOptions(), redis: { client } })]);
+    expect(app.get(POSTHOG_FLAGS_REDIS)).toBe(client);
+    await expectWorkingFlags(app);
+    expect(client.status).toBe('ready');
+    expect(await client.ping()).toBe('PONG');
+    client.disconnect();
+  });
+
+  it('closes the Redis connections it opened on shutdown', async () => {
+    const app = await boot([PostHogFlagsModule.forRoot(baseOptions())]);
+    const client: Redis = app.get(POSTHOG_FLAGS_REDIS);
+    expect(client.status).toBe('ready');
+    await app.close();
+    expect(client.status).toBe('end');
+  });
+});
