@@ -1,5 +1,3 @@
-import type { RedisConnection } from '../posthog-flags-options.interface.js';
-
 export type RedisConnectionKind = 'url' | 'options' | 'sentinel' | 'cluster' | 'client';
 
 /** Which of the accepted `redis` shapes a value is, or undefined for an unknown shape. */
@@ -15,7 +13,7 @@ export function redisConnectionKind(value: unknown): RedisConnectionKind | undef
 }
 
 /** Why a `redis` option is unusable, or undefined. Never echoes a URL: it may hold a password. */
-export function validateRedisConnection(value: RedisConnection | unknown): string | undefined {
+export function validateRedisConnection(value: unknown): string | undefined {
   const kind = redisConnectionKind(value);
   const shape = value as Record<string, any>;
   switch (kind) {

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -12,11 +12,12 @@ export type HttpAdapterName = 'express' | 'fastify';
 export async function createApp(
   flags: PostHogFlagsModuleOptions,
   adapter: HttpAdapterName = 'express',
-  logger: false | undefined = undefined,
+  appOptions?: NestApplicationOptions,
 ): Promise<INestApplication> {
   const httpAdapter = adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter();
   const app = await NestFactory.create(AppModule.register(flags), httpAdapter, {
-    logger: logger ?? ['error', 'warn', 'log'],
+    logger: ['error', 'warn', 'log'],
+    ...appOptions,
   });
   app.enableShutdownHooks();
   return app;

@@ -13,7 +13,9 @@ function projectRoot(): string {
 
 /** Full distributed mode when POSTHOG_PROJECT_API_KEY is set, else the embedded offline definitions. */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): PostHogFlagsModuleOptions {
-  const interval = env.POSTHOG_POLLING_INTERVAL_MS ? Number(env.POSTHOG_POLLING_INTERVAL_MS) : undefined;
+  const interval = env.POSTHOG_POLLING_INTERVAL_MS
+    ? Number(env.POSTHOG_POLLING_INTERVAL_MS)
+    : undefined;
   if (!env.POSTHOG_PROJECT_API_KEY) {
     return {
       projectApiKey: 'phc_embedded_example',
