@@ -39,3 +39,9 @@ export {
   RedisFlagDefinitionCache,
   type RedisFlagDefinitionCacheOptions,
 } from './cache/redis-flag-definition-cache.js';
+export {
+  PostHogFlagsTestingModule,
+  type PostHogFlagsTestingOptions,
+} from './testing/posthog-flags-testing.module.js';
+export { PostHogFlagsTesting } from './testing/posthog-flags-testing.service.js';
+export type { TestFlagMap, TestFlagValue } from './testing/flag-map.js';

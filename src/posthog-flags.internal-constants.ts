@@ -3,12 +3,6 @@
 /** Resolved (validated, defaulted) options. */
 export const RESOLVED_OPTIONS = Symbol.for('nestjs-posthog-flags:resolved-options');
 
-/** The per-process status tracker shared by the cache, the fetch observer, the service and health. */
-export const FLAGS_STATUS = Symbol.for('nestjs-posthog-flags:status');
-
-/** Everything the module opened and must close on shutdown. */
-export const OWNED_RESOURCES = Symbol.for('nestjs-posthog-flags:owned-resources');
-
 export const FEATURE_FLAG_METADATA = 'nestjs-posthog-flags:feature-flags';
 export const SKIP_FEATURE_FLAG_METADATA = 'nestjs-posthog-flags:skip';
 

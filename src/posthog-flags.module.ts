@@ -1,24 +1,7 @@
-import {
-  Inject,
-  Module,
-  type OnApplicationShutdown,
-  type OnModuleInit,
-  Logger,
-} from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { PostHogFlagsHealthIndicator } from './health/posthog-flags.health.js';
-import { FlagEvaluator } from './evaluation/flag-evaluator.js';
-import { FeatureFlagGuard } from './feature-flag.guard.js';
-import { FlagParameterPipe } from './flag-value.decorator.js';
 import { ConfigurableModuleClass } from './posthog-flags.module-definition.js';
-import { postHogFlagsProviders } from './posthog-flags.providers.js';
-import { FlagsRuntime } from './posthog-flags.runtime.js';
-import { FeatureFlagsService } from './posthog-flags.service.js';
-import {
-  FLAG_DEFINITION_CACHE,
-  POSTHOG_CLIENT,
-  POSTHOG_FLAGS_REDIS,
-} from './posthog-flags.constants.js';
+import { postHogFlagsExports, postHogFlagsProviders } from './posthog-flags.providers.js';
 
 /**
  * PostHog feature flags with local evaluation, shared between processes through Redis.
@@ -28,49 +11,7 @@ import {
  */
 @Module({
   imports: [TerminusModule],
-  providers: [
-    ...postHogFlagsProviders,
-    FlagEvaluator,
-    FeatureFlagsService,
-    FeatureFlagGuard,
-    FlagParameterPipe,
-    PostHogFlagsHealthIndicator,
-  ],
-  exports: [
-    FeatureFlagsService,
-    PostHogFlagsHealthIndicator,
-    FlagParameterPipe,
-    FeatureFlagGuard,
-    FlagEvaluator,
-    FlagsRuntime,
-    POSTHOG_CLIENT,
-    POSTHOG_FLAGS_REDIS,
-    FLAG_DEFINITION_CACHE,
-  ],
+  providers: postHogFlagsProviders,
+  exports: postHogFlagsExports,
 })
-export class PostHogFlagsModule
-  extends ConfigurableModuleClass
-  implements OnModuleInit, OnApplicationShutdown
-{
-  private readonly logger = new Logger('PostHogFlags');
-
-  constructor(@Inject(FlagsRuntime) private readonly runtime: FlagsRuntime) {
-    super();
-  }
-
-  /** Waits for the first definitions, bounded by `startupTimeoutMs`: boot never hangs on Redis or PostHog. */
-  async onModuleInit(): Promise<void> {
-    const { mode, startupTimeoutMs } = this.runtime.options;
-    const ready = await this.runtime.waitUntilReady(startupTimeoutMs);
-    if (!ready && mode !== 'remote') {
-      this.logger.warn(
-        `No flag definitions after ${startupTimeoutMs} ms: flags read as off until they arrive`,
-      );
-    }
-  }
-
-  /** Flushes events, releases the lease, closes the connections the module opened (bounded). */
-  async onApplicationShutdown(): Promise<void> {
-    await this.runtime.shutdown();
-  }
-}
+export class PostHogFlagsModule extends ConfigurableModuleClass {}

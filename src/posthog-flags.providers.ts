@@ -1,16 +1,21 @@
 import type { Provider } from '@nestjs/common';
 import { DefinitionsGeneration } from './definitions-generation.js';
-import { FlagsStatusTracker } from './flags-status.js';
+import { FlagEvaluator } from './evaluation/flag-evaluator.js';
+import { FeatureFlagGuard } from './feature-flag.guard.js';
+import { FlagParameterPipe } from './flag-value.decorator.js';
+import { PostHogFlagsHealthIndicator } from './health/posthog-flags.health.js';
 import type { PostHogFlagsModuleOptions } from './posthog-flags-options.interface.js';
 import { resolveOptions } from './posthog-flags-options.resolve.js';
-import { POSTHOG_FLAGS_MODULE_OPTIONS } from './posthog-flags.module-definition.js';
 import {
   FLAG_DEFINITION_CACHE,
   POSTHOG_CLIENT,
   POSTHOG_FLAGS_REDIS,
 } from './posthog-flags.constants.js';
-import { FLAGS_STATUS, RESOLVED_OPTIONS } from './posthog-flags.internal-constants.js';
+import { RESOLVED_OPTIONS } from './posthog-flags.internal-constants.js';
+import { PostHogFlagsLifecycle } from './posthog-flags.lifecycle.js';
+import { POSTHOG_FLAGS_MODULE_OPTIONS } from './posthog-flags.module-definition.js';
 import { createFlagsRuntime, FlagsRuntime } from './posthog-flags.runtime.js';
+import { FeatureFlagsService } from './posthog-flags.service.js';
 
 /** The module's providers: everything derives from one runtime built from the validated options. */
 export const postHogFlagsProviders: Provider[] = [
@@ -19,11 +24,7 @@ export const postHogFlagsProviders: Provider[] = [
     inject: [POSTHOG_FLAGS_MODULE_OPTIONS],
     useFactory: (options: PostHogFlagsModuleOptions) => resolveOptions(options),
   },
-  {
-    provide: FlagsRuntime,
-    inject: [RESOLVED_OPTIONS],
-    useFactory: createFlagsRuntime,
-  },
+  { provide: FlagsRuntime, inject: [RESOLVED_OPTIONS], useFactory: createFlagsRuntime },
   { provide: POSTHOG_CLIENT, inject: [FlagsRuntime], useFactory: (rt: FlagsRuntime) => rt.posthog },
   {
     provide: POSTHOG_FLAGS_REDIS,
@@ -35,12 +36,28 @@ export const postHogFlagsProviders: Provider[] = [
     inject: [FlagsRuntime],
     useFactory: (rt: FlagsRuntime) => rt.cache ?? null,
   },
-  { provide: FLAGS_STATUS, inject: [FlagsRuntime], useFactory: (rt: FlagsRuntime) => rt.status },
   {
     provide: DefinitionsGeneration,
     inject: [FlagsRuntime],
     useFactory: (rt: FlagsRuntime) => rt.generation,
   },
+  PostHogFlagsLifecycle,
+  FlagEvaluator,
+  FeatureFlagsService,
+  FeatureFlagGuard,
+  FlagParameterPipe,
+  PostHogFlagsHealthIndicator,
 ];
 
-export type { FlagsStatusTracker };
+/** What apps (and the guard and parameter decorators in their modules) need from the module. */
+export const postHogFlagsExports = [
+  FeatureFlagsService,
+  PostHogFlagsHealthIndicator,
+  FeatureFlagGuard,
+  FlagParameterPipe,
+  FlagEvaluator,
+  FlagsRuntime,
+  POSTHOG_CLIENT,
+  POSTHOG_FLAGS_REDIS,
+  FLAG_DEFINITION_CACHE,
+];

@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import type { FlagDefinitions } from '../posthog-flags-options.interface.js';
+import { FlagsRuntime } from '../posthog-flags.runtime.js';
+import { definitionsFromFlagMap, type TestFlagMap } from './flag-map.js';
+
+/**
+ * Changes the flags of a `PostHogFlagsTestingModule` between tests.
+ *
+ * @example
+ * await moduleRef.get(PostHogFlagsTesting).setFlags({ 'new-checkout': false });
+ */
+@Injectable()
+export class PostHogFlagsTesting {
+  private readonly initial: FlagDefinitions;
+
+  constructor(private readonly runtime: FlagsRuntime) {
+    this.initial = runtime.options.offlineDefinitions!;
+  }
+
+  /** Replaces every flag with this map. */
+  setFlags(flags: TestFlagMap): Promise<void> {
+    return this.setDefinitions(definitionsFromFlagMap(flags));
+  }
+
+  /** Replaces the definitions (full PostHog definitions, as `/flags/definitions` returns them). */
+  async setDefinitions(definitions: FlagDefinitions): Promise<void> {
+    const { staticSource, posthog, generation } = this.runtime;
+    staticSource!.replace(definitions);
+    await posthog.reloadFeatureFlags();
+    generation.changed(staticSource!.getFlagDefinitions());
+  }
+
+  /** Back to the flags the module was created with. */
+  reset(): Promise<void> {
+    return this.setDefinitions(this.initial);
+  }
+}
