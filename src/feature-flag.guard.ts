@@ -118,10 +118,13 @@ export class FeatureFlagGuard implements CanActivate {
   ): boolean {
     const flags: RequestFlags = { snapshot, decidedFor: handler };
     setRequestFlags(request, flags);
+    const status = this.runtime.status;
     for (const requirement of route.requirements) {
-      if (!this.passes(snapshot, requirement)) {
-        this.onDenied(requirement.key, snapshot.distinctId, request, context);
+      const passes = this.passes(snapshot, requirement);
+      if (status.hasListeners) {
+        status.emit('evaluation', { flagKey: requirement.key, enabled: passes, denied: !passes });
       }
+      if (!passes) this.onDenied(requirement.key, snapshot.distinctId, request, context);
     }
     return true;
   }

@@ -97,3 +97,23 @@ export class FlagsStatusTracker {
     for (const listener of this.listeners) listener(event, value);
   }
 }
+
+/** A failed definitions request, in words for `lastError` (never the secret). */
+export function describeFetchFailure(outcome: FetchOutcome): string {
+  switch (outcome) {
+    case 401:
+      return 'PostHog answered 401: the project key or secret key is invalid';
+    case 402:
+      return 'PostHog answered 402: the feature flag quota is exceeded';
+    case 403:
+      return 'PostHog answered 403: the secret key may not read feature flag definitions';
+    case 429:
+      return 'PostHog answered 429: rate limited';
+    case 'error':
+      return 'PostHog could not be reached';
+    case '5xx':
+      return 'PostHog answered a server error (5xx)';
+    default:
+      return `PostHog answered an unexpected status (${outcome})`;
+  }
+}

@@ -13,6 +13,7 @@ export type {
   GroupProperties,
 } from './posthog-flags-options.interface.js';
 export { PostHogFlagsOptionsError } from './posthog-flags-options.resolve.js';
+export type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
 export {
   FeatureFlag,
   SkipFeatureFlag,

@@ -1,6 +1,7 @@
 import type { HttpException } from '@nestjs/common';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { PostHogOptions } from 'posthog-node';
+import type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
 
 /** Flag definitions as PostHog's `/flags/definitions` returns them. */
 export interface FlagDefinitions {
@@ -88,6 +89,8 @@ export interface PostHogFlagsModuleOptions {
   definitions?: FlagDefinitions;
   /** Offline definitions from a JSON file. */
   definitionsFile?: string;
+  /** Prometheus metrics through prom-client (an optional peer): `true`, or `{ registry, prefix }`. Default off. */
+  metrics?: boolean | PostHogFlagsMetricsOptions;
   /** Pass-through `posthog-node` options. */
   posthog?: Partial<PostHogOptions>;
 }

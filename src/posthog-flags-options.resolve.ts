@@ -10,6 +10,7 @@ import {
   DEFAULT_POLLING_INTERVAL_MS,
   POSTHOG_MIN_POLLING_INTERVAL_MS,
 } from './posthog-flags.internal-constants.js';
+import type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
 import { validateRedisConnection } from './redis/redis-connection-options.js';
 
 /**
@@ -46,6 +47,7 @@ export interface ResolvedPostHogFlagsOptions extends Required<
   >
 > {
   mode: FlagsMode;
+  metrics?: PostHogFlagsMetricsOptions;
   secretKey?: string;
   redis?: RedisConnection;
   personProperties?: PostHogFlagsModuleOptions['personProperties'];
@@ -119,6 +121,15 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
   }
   check.optionalBoolean('onlyEvaluateLocally');
   check.optionalBoolean('sendFeatureFlagEvents');
+  if (
+    raw.metrics !== undefined &&
+    typeof raw.metrics !== 'boolean' &&
+    (raw.metrics === null || typeof raw.metrics !== 'object')
+  ) {
+    problems.push(
+      `metrics must be true, false or { registry, prefix } (got ${describe(raw.metrics)})`,
+    );
+  }
   if (raw.posthog !== undefined && (raw.posthog === null || typeof raw.posthog !== 'object')) {
     problems.push(
       `posthog must be an object of posthog-node options (got ${describe(raw.posthog)})`,
@@ -170,6 +181,7 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
     sendFeatureFlagEvents: raw.sendFeatureFlagEvents ?? true,
     evaluationCacheSize,
     offlineDefinitions,
+    metrics: raw.metrics === true ? {} : raw.metrics || undefined,
     posthog: raw.posthog ?? {},
   };
 }

@@ -12,6 +12,7 @@ import { DefinitionsGeneration } from './definitions-generation.js';
 import { FlagsStatusTracker, type FlagsRole } from './flags-status.js';
 import { StaticDefinitionsSource } from './offline/static-definitions-source.js';
 import type { ResolvedPostHogFlagsOptions } from './posthog-flags-options.resolve.js';
+import { registerMetrics } from './metrics/posthog-flags.metrics.js';
 import { Redactor } from './redact.js';
 import {
   closeWithin,
@@ -28,21 +29,45 @@ const INITIAL_ROLE: Record<ResolvedPostHogFlagsOptions['mode'], FlagsRole> = {
   offline: 'offline',
 };
 
+/** The parts of a runtime, as `createFlagsRuntime` builds them. */
+export interface FlagsRuntimeParts {
+  options: ResolvedPostHogFlagsOptions;
+  status: FlagsStatusTracker;
+  generation: DefinitionsGeneration;
+  posthog: PostHog;
+  redactor: Redactor;
+  redis?: RedisHandle;
+  cache?: FlagDefinitionCacheProvider;
+  staticSource?: StaticDefinitionsSource;
+  /** Removes this runtime's Prometheus metrics (when `metrics` is on). */
+  unregisterMetrics?: () => void;
+}
+
 /** Everything one module instance opens: built at startup, closed at shutdown. */
 export class FlagsRuntime {
+  readonly options: ResolvedPostHogFlagsOptions;
+  readonly status: FlagsStatusTracker;
+  readonly generation: DefinitionsGeneration;
+  readonly posthog: PostHog;
+  readonly redactor: Redactor;
+  readonly redis?: RedisHandle;
+  readonly cache?: FlagDefinitionCacheProvider;
+  readonly staticSource?: StaticDefinitionsSource;
+  private readonly unregisterMetrics?: () => void;
   private readonly logger = new Logger('PostHogFlags');
   private closed?: Promise<void>;
 
-  constructor(
-    readonly options: ResolvedPostHogFlagsOptions,
-    readonly status: FlagsStatusTracker,
-    readonly generation: DefinitionsGeneration,
-    readonly posthog: PostHog,
-    readonly redactor: Redactor,
-    readonly redis?: RedisHandle,
-    readonly cache?: FlagDefinitionCacheProvider,
-    readonly staticSource?: StaticDefinitionsSource,
-  ) {}
+  constructor(parts: FlagsRuntimeParts) {
+    this.options = parts.options;
+    this.status = parts.status;
+    this.generation = parts.generation;
+    this.posthog = parts.posthog;
+    this.redactor = parts.redactor;
+    this.redis = parts.redis;
+    this.cache = parts.cache;
+    this.staticSource = parts.staticSource;
+    this.unregisterMetrics = parts.unregisterMetrics;
+  }
 
   /** Waits for the first definitions, at most `timeoutMs`. Resolves whether they arrived. */
   async waitUntilReady(timeoutMs: number): Promise<boolean> {
@@ -60,6 +85,7 @@ export class FlagsRuntime {
   }
 
   private async close(timeoutMs: number): Promise<void> {
+    this.unregisterMetrics?.();
     try {
       await this.posthog.shutdown(timeoutMs);
     } catch (error) {
@@ -78,6 +104,10 @@ export async function createFlagsRuntime(
   const generation = new DefinitionsGeneration();
   const usesRedis = options.mode === 'shared' || options.mode === 'reader';
   const status = new FlagsStatusTracker(INITIAL_ROLE[options.mode], usesRedis ? 'down' : 'none');
+  // Registered first: a missing prom-client fails startup before any connection is opened.
+  const unregisterMetrics = options.metrics
+    ? await registerMetrics(status, options.metrics)
+    : undefined;
 
   let redis: RedisHandle | undefined;
   if (usesRedis) {
@@ -154,7 +184,7 @@ export async function createFlagsRuntime(
   const posthog = new PostHog(options.projectApiKey, posthogOptions);
   posthog.on('error', logOnce(logger, redactor, 'PostHog'));
   if (cache instanceof RedisFlagDefinitionCache) cache.bindClient(posthog);
-  return new FlagsRuntime(
+  return new FlagsRuntime({
     options,
     status,
     generation,
@@ -163,7 +193,8 @@ export async function createFlagsRuntime(
     redis,
     cache,
     staticSource,
-  );
+    unregisterMetrics,
+  });
 }
 
 /** Remote mode is ready unless the last `/flags` call failed. */

@@ -25,7 +25,10 @@ export class FeatureFlagsService {
     distinctId: string,
     context?: FlagEvaluationContext,
   ): Promise<boolean> {
-    return (await this.evaluator.evaluate(distinctId, context, [key])).isEnabled(key);
+    const enabled = (await this.evaluator.evaluate(distinctId, context, [key])).isEnabled(key);
+    const status = this.runtime.status;
+    if (status.hasListeners) status.emit('evaluation', { flagKey: key, enabled, denied: false });
+    return enabled;
   }
 
   /** The variant key of a multivariate flag for this user, or `undefined`. */

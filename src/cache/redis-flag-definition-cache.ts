@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import type { FlagDefinitionCacheData, FlagDefinitionCacheProvider, PostHog } from 'posthog-node';
 import { bounded, sleep } from '../bounded.js';
 import { DefinitionsGeneration } from '../definitions-generation.js';
-import { FlagsStatusTracker, type FetchOutcome } from '../flags-status.js';
+import { describeFetchFailure, FlagsStatusTracker, type FetchOutcome } from '../flags-status.js';
 import {
   DEFAULT_KEY_PREFIX,
   DEFAULT_POLLING_INTERVAL_MS,
@@ -271,7 +271,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       await this.recordQuotaLimited();
       return;
     }
-    this.status.lastError = describeFailure(outcome);
+    this.status.lastError = describeFetchFailure(outcome);
     await this.noteFetchFailure();
   }
 
@@ -355,7 +355,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   /** The leader saw 402: every process evaluates with no flags, as posthog-node does on a 402. */
   private quotaLimitedCopy(): FlagDefinitionCacheData {
     this.status.quotaLimited = true;
-    this.status.lastError = 'PostHog answered 402: the feature flag quota is exceeded';
+    this.status.lastError = describeFetchFailure(402);
     if (this.current?.hash !== 'quota-limited') {
       this.current = { hash: 'quota-limited', data: EMPTY_DEFINITIONS };
       this.generation.changed(EMPTY_DEFINITIONS);
@@ -410,7 +410,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     this.current = undefined;
     this.generation.changed(EMPTY_DEFINITIONS);
     this.status.quotaLimited = true;
-    this.status.lastError = 'PostHog answered 402: the feature flag quota is exceeded';
+    this.status.lastError = describeFetchFailure(402);
     if (!this.isLeader || this.isShutDown) return;
     try {
       await this.command(
@@ -469,19 +469,4 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
 function toNumber(value: string | null): number | null {
   const n = Number(value);
   return value !== null && Number.isFinite(n) && n > 0 ? n : null;
-}
-
-function describeFailure(outcome: FetchOutcome): string {
-  switch (outcome) {
-    case 401:
-      return 'PostHog answered 401: the project key or secret key is invalid';
-    case 403:
-      return 'PostHog answered 403: the secret key may not read feature flag definitions';
-    case 429:
-      return 'PostHog answered 429: rate limited';
-    case 'error':
-      return 'PostHog could not be reached';
-    default:
-      return `PostHog answered ${outcome === '5xx' ? 'a server error' : 'an unexpected status'}`;
-  }
 }

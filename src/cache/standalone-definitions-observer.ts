@@ -1,6 +1,10 @@
 import type { FlagDefinitionCacheData, FlagDefinitionCacheProvider } from 'posthog-node';
 import { DefinitionsGeneration } from '../definitions-generation.js';
-import type { FetchOutcome, FlagsStatusTracker } from '../flags-status.js';
+import {
+  describeFetchFailure,
+  type FetchOutcome,
+  type FlagsStatusTracker,
+} from '../flags-status.js';
 import type { FetchObserver } from './observed-fetch.js';
 
 /**
@@ -39,9 +43,9 @@ export class StandaloneDefinitionsObserver implements FlagDefinitionCacheProvide
     } else if (outcome === 402) {
       this.generation.changed({ flags: [], groupTypeMapping: {}, cohorts: {} });
       this.status.quotaLimited = true;
-      this.status.lastError = 'PostHog answered 402: the feature flag quota is exceeded';
+      this.status.lastError = describeFetchFailure(402);
     } else if (outcome !== 200) {
-      this.status.lastError = `PostHog definitions request failed (${outcome})`;
+      this.status.lastError = describeFetchFailure(outcome);
     }
   }
 

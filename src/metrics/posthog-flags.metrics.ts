@@ -1,0 +1,94 @@
+import type { Registry } from 'prom-client';
+import type { FlagsStatusTracker } from '../flags-status.js';
+
+/** `metrics` option: `true` for prom-client's default registry, or a registry and a name prefix. */
+export interface PostHogFlagsMetricsOptions {
+  registry?: Registry;
+  /** Default `posthog_flags_`. */
+  prefix?: string;
+}
+
+/**
+ * Publishes the tracker's counters to Prometheus through prom-client (an optional peer). Returns a
+ * function that removes them again. Nothing is counted unless this was called.
+ */
+export async function registerMetrics(
+  status: FlagsStatusTracker,
+  options: PostHogFlagsMetricsOptions,
+): Promise<() => void> {
+  let prom: typeof import('prom-client');
+  try {
+    prom = await import('prom-client');
+  } catch {
+    throw new Error('metrics: the prom-client package is not installed (npm install prom-client)');
+  }
+  const registry = options.registry ?? prom.register;
+  const prefix = options.prefix ?? 'posthog_flags_';
+  const registers = [registry];
+  const names: string[] = [];
+  const named = (name: string) => {
+    names.push(`${prefix}${name}`);
+    return `${prefix}${name}`;
+  };
+  const fetches = new prom.Counter({
+    name: named('definition_fetches_total'),
+    help: 'Flag definition requests to PostHog by outcome (200, 304, 401, 402, 403, 429, 5xx, error)',
+    labelNames: ['outcome'],
+    registers,
+  });
+  const lease = new prom.Counter({
+    name: named('lease_events_total'),
+    help: 'Leader lease acquisitions, losses and releases by this process',
+    labelNames: ['event'],
+    registers,
+  });
+  const followerReads = new prom.Counter({
+    name: named('follower_reads_total'),
+    help: 'Follower reads of the shared definitions: unchanged (meta only), full, invalid',
+    labelNames: ['result'],
+    registers,
+  });
+  const evaluations = new prom.Counter({
+    name: named('evaluations_total'),
+    help: 'Flag checks by the guard and the service, by flag and result',
+    labelNames: ['flag', 'result'],
+    registers,
+  });
+  new prom.Gauge({
+    name: named('definitions_age_seconds'),
+    help: 'Seconds since PostHog last confirmed the definitions (200 or 304 seen by any leader)',
+    registers,
+    collect() {
+      const ageMs = status.snapshot().ageMs;
+      if (ageMs !== null) this.set(ageMs / 1_000);
+    },
+  });
+  new prom.Gauge({
+    name: named('is_leader'),
+    help: '1 while this process holds the definitions lease',
+    registers,
+    collect() {
+      this.set(status.role === 'leader' ? 1 : 0);
+    },
+  });
+  const unsubscribe = status.onEvent((event, value) => {
+    if (event === 'fetch') fetches.inc({ outcome: String(value) });
+    else if (event === 'lease') lease.inc({ event: value as string });
+    else if (event === 'followerRead') followerReads.inc({ result: value as string });
+    else if (event === 'evaluation') {
+      const { flagKey, enabled, denied } = value as {
+        flagKey: string;
+        enabled: boolean;
+        denied: boolean;
+      };
+      evaluations.inc({
+        flag: flagKey,
+        result: denied ? 'denied' : enabled ? 'enabled' : 'disabled',
+      });
+    }
+  });
+  return () => {
+    unsubscribe();
+    for (const name of names) registry.removeSingleMetric(name);
+  };
+}
