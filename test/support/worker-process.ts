@@ -36,7 +36,9 @@ export class WorkerProcess {
     { adapter = 'express', timeoutMs = 15_000 }: WorkerStartOptions = {},
   ): Promise<WorkerProcess> {
     if (!existsSync(WORKER_ENTRY)) {
-      throw new Error(`${WORKER_ENTRY} is missing: run \`npm run build:test\` first (npm test does)`);
+      throw new Error(
+        `${WORKER_ENTRY} is missing: run \`npm run build:test\` first (npm test does)`,
+      );
     }
     const child = fork(WORKER_ENTRY, [], {
       env: { ...process.env, WORKER_OPTIONS: JSON.stringify(options), WORKER_ADAPTER: adapter },
@@ -101,14 +103,18 @@ export class WorkerProcess {
     this.child.kill(signal);
   }
 
-  /** Graceful stop (SIGTERM: Nest's shutdown hooks run), SIGKILL after `timeoutMs`. */
-  async stop(timeoutMs = 10_000): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
+  /**
+   * Graceful stop: SIGTERM, on which Nest runs the shutdown hooks and re-raises the signal.
+   * SIGKILL after `timeoutMs`. Resolves how the process ended.
+   */
+  async stop(timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    return { code: this.child.exitCode, signal: this.child.signalCode };
   }
 
   async kill(): Promise<void> {
