@@ -142,7 +142,7 @@ describe('evaluation', () => {
           e.properties.$feature_flag,
           e.properties.$feature_flag_response,
         ])
-        .sort();
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
       await app.close();
     }
     expect(sent).toEqual({

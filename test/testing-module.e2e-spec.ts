@@ -29,7 +29,7 @@ class ShopController {
 }
 
 // Kept in a constant so tests can swap it: Nest matches dynamic modules by identity.
-export const flagsModule = PostHogFlagsModule.forRoot({
+const flagsModule = PostHogFlagsModule.forRoot({
   projectApiKey: 'phc_production_key',
   secretKey: 'phs_production_secret',
   redis: 'redis://redis.internal:6379',

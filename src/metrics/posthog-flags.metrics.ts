@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { FlagsStatusTracker } from '../flags-status.js';
+import type { FetchOutcome, FlagsStatusTracker } from '../flags-status.js';
 
 /** `metrics` option: `true` for prom-client's default registry, or a registry and a name prefix. */
 export interface PostHogFlagsMetricsOptions {
@@ -72,7 +72,7 @@ export async function registerMetrics(
     },
   });
   const unsubscribe = status.onEvent((event, value) => {
-    if (event === 'fetch') fetches.inc({ outcome: String(value) });
+    if (event === 'fetch') fetches.inc({ outcome: String(value as FetchOutcome) });
     else if (event === 'lease') lease.inc({ event: value as string });
     else if (event === 'followerRead') followerReads.inc({ result: value as string });
     else if (event === 'evaluation') {
