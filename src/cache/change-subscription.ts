@@ -1,16 +1,24 @@
 import type { Logger } from '@nestjs/common';
 import { closeWithin, createSubscriber, type RedisClient } from '../redis/redis-client.factory.js';
+import { RELEASED_NOTICE } from './notices.js';
 
 /** How long notices are gathered into one reload. */
-const DEBOUNCE_MS = 5;
+const DEBOUNCE_MS = 1;
 
 /**
  * Listens on the project's `changed` channel on a connection of its own (a subscribed connection
  * can run nothing else) and turns each burst of notices into one reload.
  */
+export interface ChangeHandlers {
+  /** New content (its hash) or a quota notice: reload. Debounced, one at a time. */
+  onChange(announced: string): Promise<void>;
+  /** The leader gave up its lease. */
+  onReleased(): void;
+}
+
 export class ChangeSubscription {
   private subscriber?: RedisClient;
-  private reload?: (announced: string) => Promise<void>;
+  private handlers?: ChangeHandlers;
   private announced = '';
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -24,9 +32,9 @@ export class ChangeSubscription {
     private readonly logger: Pick<Logger, 'warn'>,
   ) {}
 
-  start(reload: (announced: string) => Promise<void>): void {
+  start(handlers: ChangeHandlers): void {
     if (this.subscriber) return;
-    this.reload = reload;
+    this.handlers = handlers;
     const subscriber = this.duplicateSource ? createSubscriber(this.source) : this.source;
     this.subscriber = subscriber;
     subscriber.on('error', () => undefined); // reconnects on its own; the command client reports Redis trouble
@@ -47,27 +55,32 @@ export class ChangeSubscription {
 
   async stop(timeoutMs: number): Promise<void> {
     clearTimeout(this.timer);
-    this.reload = undefined;
+    this.handlers = undefined;
     for (const resolve of this.waiters.splice(0)) resolve();
     if (this.subscriber && this.duplicateSource) await closeWithin(this.subscriber, timeoutMs);
     this.subscriber = undefined;
   }
 
-  private notice(announced: string): void {
-    this.announced = announced;
+  private notice(message: string): void {
     for (const resolve of this.waiters.splice(0)) resolve();
+    if (message === RELEASED_NOTICE) {
+      this.handlers?.onReleased();
+      return;
+    }
+    this.announced = message;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.runReload(), DEBOUNCE_MS);
   }
 
   /** One reload at a time; a notice during a reload earns exactly one more. */
   private runReload(): void {
-    if (!this.reload) return;
+    if (!this.handlers) return;
     if (this.running) {
       this.again = true;
       return;
     }
-    this.running = this.reload(this.announced)
+    this.running = this.handlers
+      .onChange(this.announced)
       .catch(() => undefined)
       .finally(() => {
         this.running = undefined;

@@ -50,14 +50,17 @@ export const RECORD_QUOTA_LIMITED = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local was = redis.call('HGET', KEYS[2], 'q')
 redis.call('HSET', KEYS[2], 'q', ARGV[2], 'l', ARGV[1])
-if was == false or was == '0' then redis.call('PUBLISH', ARGV[3], 'quota') end
+if was == false or was == '0' then redis.call('PUBLISH', ARGV[3], 'quota') end -- QUOTA_NOTICE
 return 1
 `;
 
-/** KEYS: lease. ARGV: token. Compare-and-delete: never removes another process's lease. */
+/** KEYS: lease. ARGV: token, channel. Compare-and-delete: never removes another process's lease.
+ * Announces the release, so followers try for the lease on their next poll. */
 export const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], 'released') -- RELEASED_NOTICE
+return 1
 `;
 
 const shaCache = new Map<string, string>();

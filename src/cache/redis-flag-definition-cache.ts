@@ -13,6 +13,7 @@ import { Redactor } from '../redact.js';
 import type { RedisClient } from '../redis/redis-client.factory.js';
 import { cacheKeys, type CacheKeys } from './cache-keys.js';
 import { ChangeSubscription } from './change-subscription.js';
+import { QUOTA_NOTICE } from './notices.js';
 import { decodeEnvelope, encodeEnvelope } from './definitions-envelope.js';
 import {
   ACQUIRE_OR_RENEW,
@@ -54,7 +55,6 @@ export interface RedisFlagDefinitionCacheOptions {
 
 interface SharedMeta {
   hash: string;
-  fetchedAt: number | null;
   verifiedAt: number | null;
   leader: string | null;
   quotaLimitedAt: number | null;
@@ -106,6 +106,12 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   private quotaLimited = false;
   private coldWaitDone = false;
   private reloadForChange = false;
+  /** Follower bookkeeping: while the leader visibly verifies, a follower's poll is one small read. */
+  private leaseHeldElsewhere = false;
+  private lastSeenVerifiedAt: number | null = null;
+  private verifySeenChangingAt = 0;
+  private releaseNoticed = false;
+  private metaReadFailed = false;
 
   constructor(options: RedisFlagDefinitionCacheOptions) {
     const pollingIntervalMs = options.pollingIntervalMs ?? DEFAULT_POLLING_INTERVAL_MS;
@@ -135,21 +141,33 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
 
   /** Lets change notifications reload the client's definitions at once. */
   bindClient(client: Pick<PostHog, 'reloadFeatureFlags'>): void {
-    this.changes?.start(async (announced) => {
-      // A reload can join a poll that read Redis just before the change: try again until the
-      // announced content is in (or a few attempts passed).
-      for (let attempt = 0; attempt < 3 && !this.isShutDown; attempt++) {
-        if (this.isLeader || announced === this.current?.hash) return;
-        // A change notice makes a follower read; it must never make it take the lease and fetch.
-        this.reloadForChange = true;
-        try {
-          await client.reloadFeatureFlags();
-        } finally {
-          this.reloadForChange = false;
-        }
-        if (announced === 'quota') return;
-      }
+    this.changes?.start({
+      onReleased: () => {
+        this.releaseNoticed = true;
+      },
+      onChange: (announced) => this.reloadFor(client, announced),
     });
+  }
+
+  /**
+   * Reloads after a change notice. A reload can join a poll that read Redis just before the
+   * change, so it repeats (a few times at most) until the announced content is in.
+   */
+  private async reloadFor(
+    client: Pick<PostHog, 'reloadFeatureFlags'>,
+    announced: string,
+  ): Promise<void> {
+    for (let attempt = 0; attempt < 3 && !this.isShutDown; attempt++) {
+      if (this.isLeader || announced === this.current?.hash) return;
+      // A change notice makes a follower read; it must never make it take the lease and fetch.
+      this.reloadForChange = true;
+      try {
+        await client.reloadFeatureFlags();
+      } finally {
+        this.reloadForChange = false;
+      }
+      if (announced === QUOTA_NOTICE) return;
+    }
   }
 
   /** The `fetch` to hand posthog-node: it reports 304s and failures to this cache. */
@@ -165,7 +183,8 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   async shouldFetchFlagDefinitions(): Promise<boolean> {
     if (this.isShutDown || this.reloadForChange) return false;
     this.noteUnusableBody();
-    if (Date.now() < this.stepDownUntil) return false;
+    if (Date.now() < this.stepDownUntil || this.leaderLooksAlive()) return false;
+    this.releaseNoticed = false;
     let reply: [number, number, string];
     try {
       reply = (await this.command(
@@ -185,6 +204,8 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     if (this.isShutDown) return false;
     const [state, exists, hash] = reply;
     this.shared = { exists: exists === 1, hash };
+    this.leaseHeldElsewhere = state === 0;
+    if (state === 0) this.verifySeenChangingAt = Date.now();
     this.setLeader(state > 0, state > 0 ? 'leader' : 'follower');
     if (!this.isLeader) await this.waitForColdStartCopy();
     return this.isLeader;
@@ -195,18 +216,24 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     let meta: SharedMeta | undefined;
     try {
       meta = await this.readMeta();
+      this.metaReadFailed = false;
       if (!this.canFetch) this.setLeader(false, 'reader');
     } catch (error) {
+      this.metaReadFailed = true;
       this.noteRedisError(error);
       return undefined;
     }
     if (!meta) return this.absentCopy();
     this.status.leader = meta.leader;
+    if (meta.verifiedAt !== this.lastSeenVerifiedAt) {
+      this.lastSeenVerifiedAt = meta.verifiedAt;
+      this.verifySeenChangingAt = Date.now();
+    }
     if (meta.quotaLimitedAt !== null) return this.quotaLimitedCopy();
     this.status.quotaLimited = false;
     if (this.current?.hash === meta.hash) {
       this.status.emit('followerRead', 'unchanged');
-      this.status.markLoaded(this.current.data.flags.length, meta.fetchedAt, meta.verifiedAt);
+      this.status.markLoaded(this.current.data.flags.length, null, meta.verifiedAt);
       return this.current.data;
     }
     return this.readFullCopy(meta);
@@ -290,7 +317,12 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   async releaseLease(): Promise<boolean> {
     try {
       const released = await this.command(
-        runScript(this.redis, RELEASE, [this.keys.lease], [this.instanceId]),
+        runScript(
+          this.redis,
+          RELEASE,
+          [this.keys.lease],
+          [this.instanceId, this.keys.changedChannel],
+        ),
         'lease release',
       );
       if (released === 1) this.status.emit('lease', 'released');
@@ -301,16 +333,32 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     }
   }
 
+  /**
+   * A follower skips the lease call while another process holds it and keeps verifying the shared
+   * copy (meta's verifiedAt moved within a lease TTL, by this process's clock). It tries again
+   * when the leader goes quiet, announces a release, or Redis failed (so it can fall back).
+   */
+  private leaderLooksAlive(): boolean {
+    return (
+      !this.isLeader &&
+      this.leaseHeldElsewhere &&
+      this.shared.exists &&
+      !this.releaseNoticed &&
+      !this.metaReadFailed &&
+      Date.now() - this.verifySeenChangingAt < this.leaseTtlMs
+    );
+  }
+
   private async readMeta(): Promise<SharedMeta | undefined> {
-    const [hash, fetchedAt, verifiedAt, leader, quota] = await this.command(
-      this.redis.hmget(this.keys.meta, 'h', 'f', 'v', 'l', 'q'),
+    // The one read of an unchanged poll: four short fields, well under 200 bytes on the wire.
+    const [hash, verifiedAt, leader, quota] = await this.command(
+      this.redis.hmget(this.keys.meta, 'h', 'v', 'l', 'q'),
       'meta read',
     );
     if (!hash) return undefined;
     const quotaLimitedAt = Number(quota);
     return {
       hash,
-      fetchedAt: toNumber(fetchedAt),
       verifiedAt: toNumber(verifiedAt),
       leader: leader ?? null,
       quotaLimitedAt: quotaLimitedAt > 0 ? quotaLimitedAt : null,
