@@ -167,22 +167,17 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('gating on %s', (adapter)
     const posthog: PostHog = app.get(POSTHOG_CLIENT);
     const spy = jest.spyOn(posthog, 'evaluateFlags');
     const user = `memo-${adapter}`;
-    await http()
-      .get('/pricing/beta')
-      .set(as(`${user}:beta`))
-      .expect(200);
-    await http()
-      .get('/pricing/beta')
-      .set(as(`${user}:free`))
-      .expect(404);
-    await http()
-      .get('/pricing/beta')
-      .set(as(`${user}:beta`))
-      .expect(200);
-    await http()
-      .get('/pricing/beta')
-      .set(as(`${user}:free`))
-      .expect(404);
+    for (const [plan, status] of [
+      ['beta', 200],
+      ['free', 404],
+      ['beta', 200],
+      ['free', 404],
+    ] as const) {
+      await http()
+        .get('/pricing/beta')
+        .set(as(`${user}:${plan}`))
+        .expect(status);
+    }
     expect(spy).toHaveBeenCalledTimes(2);
     spy.mockRestore();
   });
