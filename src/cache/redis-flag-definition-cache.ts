@@ -269,7 +269,9 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       this.shared = { exists: true, hash };
       this.status.leader = this.instanceId;
     } catch (error) {
+      // Followers get nothing while the leader cannot write: count it towards stepping down.
       this.noteRedisError(error);
+      await this.noteFetchFailure();
     }
   }
 
@@ -392,12 +394,16 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     }
   }
 
-  /** No shared copy. A process that has nothing gets one emergency fetch from the SDK, then waits for the leader. */
+  /**
+   * No shared copy. A process that holds definitions keeps them (undefined). A follower with
+   * nothing, past its cold-start wait, gets an empty placeholder: posthog-node would otherwise make
+   * an emergency fetch on every poll, N fetches per interval while PostHog is down. It stays not
+   * ready (flags off) until the leader's copy arrives, which a change notice delivers at once.
+   */
   private absentCopy(): FlagDefinitionCacheData | undefined {
-    if (this.current || !this.canFetch || !this.coldWaitDone) return undefined;
-    if (this.status.loaded) return undefined;
-    this.status.lastError = 'no shared definitions in Redis yet';
-    return undefined;
+    if (this.status.loaded || !this.canFetch || !this.coldWaitDone) return undefined;
+    this.status.lastError = 'no shared definitions in Redis yet: waiting for the leader';
+    return EMPTY_DEFINITIONS;
   }
 
   /** The leader saw 402: every process evaluates with no flags, as posthog-node does on a 402. */
