@@ -27,9 +27,11 @@ return { state, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], 'h') 
 export const FENCED_WRITE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local changed = redis.call('HGET', KEYS[3], 'h') ~= ARGV[3] or redis.call('EXISTS', KEYS[2]) == 0
+local quota = redis.call('HGET', KEYS[3], 'q')
 if changed then redis.call('SET', KEYS[2], ARGV[2]) end
 redis.call('HSET', KEYS[3], 'h', ARGV[3], 'f', ARGV[4], 'v', ARGV[5], 'l', ARGV[1], 'q', '0')
-if changed then
+-- New content, or the end of a quota limit: followers reload now.
+if changed or (quota and quota ~= '0') then
   redis.call('PUBLISH', ARGV[6], ARGV[3])
   return 2
 end

@@ -246,8 +246,9 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     if (this.isShutDown) return;
     const now = Date.now();
     const { hash, serialized } = encodeEnvelope(data, now);
+    // posthog-node already swapped its definitions; memoized results stay valid if nothing changed.
+    if (this.current?.hash !== hash) this.generation.changed(data);
     this.current = { hash, data };
-    this.generation.changed(data);
     this.status.markLoaded(data.flags.length, now, now);
     this.status.quotaLimited = false;
     this.status.lastError = null;
