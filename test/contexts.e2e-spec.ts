@@ -17,9 +17,10 @@ import {
 
 @Controller()
 @FeatureFlag('realtime')
-class EventsGateway {
-  handle() {}
-}
+class EventsGateway {}
+
+/** A handler of the gateway; the flag sits on the class. */
+function handleEvent(): void {}
 
 /** What a WebSocket app would do: the user sits on the socket client, not a request. */
 @Injectable()
@@ -30,7 +31,7 @@ class SocketFlagGuard extends FeatureFlagGuard {
 }
 
 function context(type: 'rpc' | 'ws' | 'graphql', args: unknown[]): ExecutionContextHost {
-  const host = new ExecutionContextHost(args, EventsGateway, EventsGateway.prototype.handle);
+  const host = new ExecutionContextHost(args, EventsGateway, handleEvent);
   host.setType(type);
   return host;
 }

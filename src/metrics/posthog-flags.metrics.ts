@@ -1,9 +1,19 @@
 import type { Registry } from 'prom-client';
 import type { FetchOutcome, FlagsStatusTracker } from '../flags-status.js';
 
+/**
+ * What the module needs of a prom-client `Registry`. Structural on purpose: prom-client is an
+ * optional peer, so the emitted .d.ts must not import it (TS2307 in apps without it).
+ */
+export interface MetricsRegistry {
+  registerMetric(metric: never): void;
+  removeSingleMetric(name: string): void;
+}
+
 /** `metrics` option: `true` for prom-client's default registry, or a registry and a name prefix. */
 export interface PostHogFlagsMetricsOptions {
-  registry?: Registry;
+  /** A prom-client `Registry`. Default: prom-client's global `register`. */
+  registry?: MetricsRegistry;
   /** Default `posthog_flags_`. */
   prefix?: string;
 }
@@ -22,7 +32,7 @@ export async function registerMetrics(
   } catch {
     throw new Error('metrics: the prom-client package is not installed (npm install prom-client)');
   }
-  const registry = options.registry ?? prom.register;
+  const registry = (options.registry as Registry | undefined) ?? prom.register;
   const prefix = options.prefix ?? 'posthog_flags_';
   const registers = [registry];
   const names: string[] = [];
