@@ -1,0 +1,57 @@
+/** How long and how wide each part of the bench runs: `--quick` is a smoke run, the default the real one. */
+export interface BenchConfig {
+  quick: boolean;
+  /** The polling interval of every fleet (short, so many intervals fit in a run). */
+  intervalMs: number;
+  /** Intervals per fetch-counting window (figures 1 and 2). */
+  windowIntervals: number;
+  /** Fleet sizes of the fetch-counting windows; the largest is `coldFleet`. */
+  fleetSizes: readonly number[];
+  /** Fleet size of the propagation runs (figure 3). */
+  propagationFleet: number;
+  changes: number;
+  /** Follower polls per Redis-bytes window (figure 4). */
+  bytesIntervals: number;
+  /** Seconds each route is loaded in all, split over `guardRounds` turns. */
+  guardSeconds: number;
+  guardRounds: number;
+  guardWarmupSeconds: number;
+  guardConnections: number;
+  /** Distinct users the gated route rotates through. */
+  guardUsers: number;
+  coldFleet: number;
+  /** Processes of each kind whose RSS is read (the median is kept). */
+  memorySamples: number;
+  microIterations: number;
+  microSdkIterations: number;
+}
+
+export function benchConfig(argv: readonly string[]): BenchConfig {
+  const quick = argv.includes('--quick');
+  // Quick: a smoke run under a minute — smaller fleets, shorter windows, fewer samples.
+  return {
+    quick,
+    intervalMs: quick ? 200 : 250,
+    windowIntervals: quick ? 6 : 40,
+    fleetSizes: quick ? [1, 4, 8] : [1, 4, 16],
+    propagationFleet: 4,
+    changes: quick ? 4 : 20,
+    bytesIntervals: quick ? 6 : 40,
+    guardSeconds: quick ? 2 : 12,
+    guardRounds: quick ? 1 : 6,
+    guardWarmupSeconds: quick ? 0.5 : 3,
+    guardConnections: 10,
+    // Autocannon walks the list from the start on every connection: a quick warm-up must reach
+    // every user, or the measured turn pays first evaluations and exposure events.
+    guardUsers: quick ? 200 : 1_000,
+    coldFleet: quick ? 8 : 16,
+    memorySamples: quick ? 1 : 3,
+    microIterations: quick ? 200_000 : 2_000_000,
+    microSdkIterations: quick ? 3_000 : 30_000,
+  };
+}
+
+export const PROJECT_API_KEY = 'phc_bench_project';
+export const SECRET_KEY = 'phs_bench_secret_DO_NOT_LEAK';
+/** The gate every bench app and probe reads. */
+export const GATE_FLAG = 'new-checkout';

@@ -1,0 +1,194 @@
+import { join } from 'node:path';
+import { FakePostHog } from '../support/fake-posthog.js';
+import { RedisServer } from '../support/redis-server.js';
+import { WorkerProcess } from '../support/worker-process.js';
+import { BenchChild } from './child.js';
+import type { BenchConfig } from './config.js';
+import { PROJECT_API_KEY, SECRET_KEY } from './config.js';
+import { gateDefinitions } from './flag-sets.js';
+import { load, type LoadResult } from './load.js';
+import { fmt, fmtInt, round, type FigureRow } from './results.js';
+
+export interface GuardResult {
+  ungated: LoadResult;
+  gated: LoadResult;
+  openFeature: LoadResult;
+  /** Not measured in a quick run. */
+  openFeatureUngated?: LoadResult;
+  remote: LoadResult;
+  users: number;
+  seconds: number;
+  rounds: number;
+  connections: number;
+}
+
+type Route = Exclude<keyof GuardResult, 'users' | 'seconds' | 'rounds' | 'connections'>;
+
+/** Per-round results of one route, as one: mean rate and latencies, summed counts. */
+function combine(results: LoadResult[]): LoadResult {
+  const mean = (pick: (r: LoadResult) => number) =>
+    results.reduce((sum, r) => sum + pick(r), 0) / results.length;
+  return {
+    rps: mean((r) => r.rps),
+    p50Ms: mean((r) => r.p50Ms),
+    p99Ms: mean((r) => r.p99Ms),
+    total: results.reduce((sum, r) => sum + r.total, 0),
+    failures: results.reduce((sum, r) => sum + r.failures, 0),
+  };
+}
+
+/**
+ * Figure 5. Every server runs in a child process of its own (autocannon stays in this one) and
+ * only one is loaded at a time. All are started first and loaded in short turns, round after
+ * round, so a change in the machine's background load hits every route alike instead of skewing a
+ * ratio.
+ */
+export async function runGuardThroughput(config: BenchConfig): Promise<GuardResult> {
+  const users = Array.from({ length: config.guardUsers }, (_, i) => `user-${i}`);
+  const rounds = config.guardRounds;
+  const fake = await FakePostHog.start({
+    projectApiKey: PROJECT_API_KEY,
+    secretKey: SECRET_KEY,
+    definitions: gateDefinitions(true),
+  });
+  const redis = await RedisServer.start();
+  const stops: Array<() => Promise<void>> = [() => fake.close(), () => redis.stop()];
+  try {
+    // This module in its real setup (leader through Redis); the request path touches neither.
+    const app = await WorkerProcess.start({
+      projectApiKey: PROJECT_API_KEY,
+      secretKey: SECRET_KEY,
+      host: fake.url,
+      redis: redis.url,
+      pollingIntervalMs: 30_000,
+    });
+    stops.unshift(() => app.kill());
+    const openFeature = await BenchChild.start('openfeature-server.js');
+    stops.unshift(() => openFeature.kill());
+    // Remote evaluation: no secret key, no Redis — one `/flags` call per request, to a fake
+    // PostHog in a child of its own (so it shares no event loop with autocannon either).
+    const remoteFake = await BenchChild.start(
+      join(process.cwd(), '.build/test/support/fake-posthog.js'),
+      {
+        readyLine: /FAKE_POSTHOG_URL=(\S+)/,
+        env: { FAKE_POSTHOG_PROJECT_API_KEY: PROJECT_API_KEY },
+      },
+    );
+    stops.unshift(() => remoteFake.kill());
+    const remoteApp = await WorkerProcess.start({
+      projectApiKey: PROJECT_API_KEY,
+      host: remoteFake.ready.line,
+    });
+    stops.unshift(() => remoteApp.kill());
+
+    const routes: Record<Route, { url: string; path: string }> = {
+      ungated: { url: app.url, path: '/checkout/help' },
+      gated: { url: app.url, path: '/checkout' },
+      openFeature: { url: openFeature.url, path: '/checkout' },
+      openFeatureUngated: { url: openFeature.url, path: '/checkout/help' },
+      remote: { url: remoteApp.url, path: '/checkout' },
+    };
+    // The OpenFeature app's own ungated route is a reference only: skipped in a quick run.
+    const names = (Object.keys(routes) as Route[]).filter(
+      (name) => !config.quick || name !== 'openFeatureUngated',
+    );
+    const connections = config.guardConnections;
+    // Warm-up: JIT, keep-alive sockets, and the memo of every user (the first evaluations).
+    for (const name of names) {
+      await load(routes[name].url, routes[name].path, users, {
+        seconds: config.guardWarmupSeconds,
+        connections,
+      });
+    }
+    const runs = Object.fromEntries(names.map((name) => [name, [] as LoadResult[]])) as Record<
+      Route,
+      LoadResult[]
+    >;
+    for (let round = 0; round < rounds; round++) {
+      // Forward, then backward: a drift in background load is spread evenly over the routes.
+      for (const name of round % 2 === 0 ? names : names.toReversed()) {
+        const seconds = config.guardSeconds / rounds;
+        runs[name].push(
+          await load(routes[name].url, routes[name].path, users, { seconds, connections }),
+        );
+      }
+    }
+    return {
+      ungated: combine(runs.ungated),
+      gated: combine(runs.gated),
+      openFeature: combine(runs.openFeature),
+      openFeatureUngated: names.includes('openFeatureUngated')
+        ? combine(runs.openFeatureUngated)
+        : undefined,
+      remote: combine(runs.remote),
+      users: users.length,
+      seconds: config.guardSeconds,
+      rounds,
+      connections,
+    };
+  } finally {
+    for (const stop of stops) await stop();
+  }
+}
+
+function describeLoad(r: LoadResult): string {
+  const failures = r.failures > 0 ? ` · ${fmtInt(r.failures)} failed!` : '';
+  return `${fmtInt(r.rps)} req/s · p50 ${fmt(r.p50Ms, 1)} ms · p99 ${fmt(r.p99Ms, 1)} ms${failures}`;
+}
+
+export function guardRows(g: GuardResult): FigureRow[] {
+  const how = `${g.seconds} s in ${g.rounds} turn${g.rounds > 1 ? 's' : ''}, ${g.connections} connections, ${fmtInt(g.users)} users rotating`;
+  const raw = (title: string, subject: string, r: LoadResult): FigureRow => ({
+    id: '5',
+    title,
+    subject,
+    value: round(r.rps, 1),
+    unit: 'req/s',
+    display: describeLoad(r),
+    details: { ...r },
+  });
+  const ratio = (
+    id: string,
+    title: string,
+    a: LoadResult,
+    b: LoadResult,
+    target: number,
+  ): FigureRow => ({
+    id,
+    title,
+    subject: 'this module',
+    value: round(a.rps / b.rps, 3),
+    unit: 'ratio',
+    display: `${fmt(a.rps / b.rps)} (p99 ${fmt(a.p99Ms, 1)} vs ${fmt(b.p99Ms, 1)} ms)`,
+    goal: { op: '>=', target, text: `≥ ${fmt(target, target >= 10 ? 0 : 2)}` },
+  });
+  const remote = raw(
+    'guard: gated route /checkout, remote evaluation per request',
+    'this module, remote mode (fake PostHog)',
+    g.remote,
+  );
+  remote.note =
+    'remote evaluation against a fake PostHog on loopback (sub-millisecond answers): the best case for remote; a real PostHog round trip (tens of ms) caps it far lower';
+  return [
+    raw(`guard: ungated route /checkout/help (${how})`, "example app (this module's)", g.ungated),
+    raw('guard: gated route /checkout, memo warm', 'this module @FeatureFlag', g.gated),
+    raw(
+      'guard: gated route /checkout',
+      'OpenFeature @RequireFlagsEnabled + InMemoryProvider',
+      g.openFeature,
+    ),
+    ...(g.openFeatureUngated
+      ? [
+          raw(
+            'guard: ungated route /checkout/help (reference)',
+            'OpenFeature app',
+            g.openFeatureUngated,
+          ),
+        ]
+      : []),
+    remote,
+    ratio('5a', 'gated ÷ ungated (req/s)', g.gated, g.ungated, 0.95),
+    ratio('5b', 'this guard ÷ OpenFeature (req/s)', g.gated, g.openFeature, 1),
+    ratio('5c', 'this guard ÷ remote evaluation (req/s)', g.gated, g.remote, 10),
+  ];
+}
