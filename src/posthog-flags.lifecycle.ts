@@ -1,9 +1,17 @@
-import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { FlagsRuntime } from './posthog-flags.runtime.js';
 
 /** Starts and stops the runtime with the app (a provider, so every module flavour shares it). */
 @Injectable()
-export class PostHogFlagsLifecycle implements OnModuleInit, OnApplicationShutdown {
+export class PostHogFlagsLifecycle
+  implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger('PostHogFlags');
 
   constructor(private readonly runtime: FlagsRuntime) {}
@@ -17,6 +25,15 @@ export class PostHogFlagsLifecycle implements OnModuleInit, OnApplicationShutdow
         `No flag definitions after ${startupTimeoutMs} ms: flags read as off until they arrive`,
       );
     }
+  }
+
+  /**
+   * Leaves the lease protocol as soon as shutdown begins. Nest closes the HTTP server between this
+   * hook and `onApplicationShutdown`, and that waits for every open request (a slow client, busy
+   * keep-alive connections): a leader must not go on renewing, fetching and writing meanwhile.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.runtime.stepAside();
   }
 
   /** Flushes events, releases the lease, closes the connections the module opened (bounded). */

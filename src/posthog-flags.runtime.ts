@@ -78,6 +78,14 @@ export class FlagsRuntime {
     return this.status.loaded;
   }
 
+  /**
+   * Shutdown has begun: stop leading now (release the lease, write nothing more) while the app
+   * drains its requests, which go on being served from memory. Bounded, never throws.
+   */
+  async stepAside(): Promise<void> {
+    if (this.cache instanceof RedisFlagDefinitionCache) await this.cache.stepAside();
+  }
+
   /** Flushes events, stops the poller (releasing the lease), closes what the module opened. Bounded, never throws. */
   shutdown(timeoutMs = 5_000): Promise<void> {
     this.closed ??= this.close(timeoutMs);

@@ -6,8 +6,9 @@ import type { RedisClient } from '../redis/redis-client.factory.js';
  * hash tag, so they also run on Redis Cluster.
  */
 
-/** KEYS: lease, definitions, meta. ARGV: token, ttlMs. Returns [state, definitionsExist, metaHash]:
- * state 2 = acquired a free lease, 1 = renewed our own, 0 = another process holds it. */
+/** KEYS: lease, definitions, meta. ARGV: token, ttlMs. Returns [state, definitionsExist, metaHash,
+ * leasePttl]: state 2 = acquired a free lease, 1 = renewed our own, 0 = another process holds it
+ * (and leasePttl is how long its lease still runs, in ms). */
 export const ACQUIRE_OR_RENEW = `
 local holder = redis.call('GET', KEYS[1])
 local state = 0
@@ -18,7 +19,7 @@ elseif not holder then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   state = 2
 end
-return { state, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], 'h') or '' }
+return { state, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], 'h') or '', redis.call('PTTL', KEYS[1]) }
 `;
 
 /** KEYS: lease, definitions, meta. ARGV: token, envelope, hash, fetchedAt, verifiedAt, channel.

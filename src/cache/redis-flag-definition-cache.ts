@@ -96,6 +96,8 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
 
   private isLeader = false;
   private isShutDown = false;
+  /** Shutdown has begun: never lead again, write nothing; still read the shared copy. */
+  private leaving = false;
   /** Hash and parsed copy of the definitions this process last handed to (or got from) the SDK. */
   private current?: { hash: string; data: FlagDefinitionCacheData };
   /** What the last lease call saw of the shared copy. */
@@ -106,6 +108,8 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   private quotaLimited = false;
   private coldWaitDone = false;
   private reloadForChange = false;
+  /** Ends posthog-node's fetch backoff (bound by `bindClient`). */
+  private resetPollBackoff?: () => void;
   /** Follower bookkeeping: while the leader visibly verifies, a follower's poll is one small read. */
   private leaseHeldElsewhere = false;
   private lastSeenVerifiedAt: number | null = null;
@@ -141,6 +145,15 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
 
   /** Lets change notifications reload the client's definitions at once. */
   bindClient(client: Pick<PostHog, 'reloadFeatureFlags'>): void {
+    // posthog-node backs its poller off after a 401/403/429 and clears that only on its own next
+    // 200/304. A leader that steps down never fetches again as a follower, so it would go on
+    // reading Redis at the backed-off pace (up to 60 s) for good: stale, health flapping, slow to
+    // take over. Its backoff protects PostHog only while it fetches.
+    const poller = (client as unknown as { featureFlagsPoller?: { clearBackoff?: () => void } })
+      .featureFlagsPoller;
+    if (typeof poller?.clearBackoff === 'function') {
+      this.resetPollBackoff = () => poller.clearBackoff!();
+    }
     this.changes?.start({
       onReleased: () => {
         this.releaseNoticed = true;
@@ -181,11 +194,11 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   }
 
   async shouldFetchFlagDefinitions(): Promise<boolean> {
-    if (this.isShutDown || this.reloadForChange) return false;
+    if (this.isShutDown || this.leaving || this.reloadForChange) return false;
     this.noteUnusableBody();
     if (Date.now() < this.stepDownUntil || this.leaderLooksAlive()) return false;
     this.releaseNoticed = false;
-    let reply: [number, number, string];
+    let reply: [number, number, string, number?];
     try {
       reply = (await this.command(
         runScript(
@@ -195,17 +208,25 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
           [this.instanceId, this.leaseTtlMs],
         ),
         'lease',
-      )) as [number, number, string];
+      )) as [number, number, string, number?];
     } catch (error) {
       // posthog-node fetches when this throws: Redis is down, so this process polls alone.
       this.setLeader(false, 'standalone');
       throw error;
     }
     if (this.isShutDown) return false;
-    const [state, exists, hash] = reply;
+    const [state, exists, hash, leasePttl] = reply;
     this.shared = { exists: exists === 1, hash };
     this.leaseHeldElsewhere = state === 0;
-    if (state === 0) this.verifySeenChangingAt = Date.now();
+    // Held elsewhere: skip the lease call until that lease could have lapsed, and no longer. (A
+    // full TTL from now would add up to one more TTL to a failover: a leader that died right
+    // after renewing, before its verification showed, is seen "quiet" before its lease ends.)
+    if (state === 0) {
+      const remaining =
+        typeof leasePttl === 'number' && leasePttl > 0 ? leasePttl : this.leaseTtlMs;
+      this.verifySeenChangingAt =
+        Date.now() - this.leaseTtlMs + Math.min(remaining, this.leaseTtlMs);
+    }
     this.setLeader(state > 0, state > 0 ? 'leader' : 'follower');
     if (!this.isLeader) await this.waitForColdStartCopy();
     return this.isLeader;
@@ -213,6 +234,8 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
 
   async getFlagDefinitions(): Promise<FlagDefinitionCacheData | undefined> {
     if (this.isShutDown) return undefined;
+    // Only a process that does not fetch this poll reads the shared copy: no backoff for it.
+    this.resetPollBackoff?.();
     let meta: SharedMeta | undefined;
     try {
       meta = await this.readMeta();
@@ -243,7 +266,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     this.awaitingBody = false;
     this.consecutiveFailures = 0;
     this.quotaLimited = false;
-    if (this.isShutDown) return;
+    if (this.isShutDown || this.leaving) return;
     const now = Date.now();
     const { hash, serialized } = encodeEnvelope(data, now);
     // posthog-node already swapped its definitions; memoized results stay valid if nothing changed.
@@ -314,6 +337,18 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       this.changes?.stop(this.commandTimeoutMs),
       wasLeader ? this.releaseLease() : undefined,
     ]);
+  }
+
+  /**
+   * Leaves the lease protocol (the app is shutting down): releases the lease if held, never leads
+   * or writes again, but keeps reading the shared copy while the app drains. Never throws.
+   */
+  async stepAside(): Promise<void> {
+    if (this.leaving || this.isShutDown) return;
+    this.leaving = true;
+    if (!this.isLeader) return;
+    this.setLeader(false, 'follower');
+    await this.releaseLease();
   }
 
   /** Gives up the lease if this process holds it (compare-and-delete). Never throws. */

@@ -31,6 +31,8 @@ export class PostHogFlagsHealthIndicator {
     // Remote mode has no definitions to age: it is healthy while /flags calls succeed.
     const fresh = status.role === 'remote' || (status.ageMs !== null && status.ageMs <= maxAgeMs);
     const details = { ...status, maxAgeMs };
-    return status.ready && fresh ? indicator.up(details) : indicator.down(details);
+    // Over quota every flag reads off, whatever the age of the last verification: not healthy.
+    const healthy = status.ready && fresh && !status.quotaLimited;
+    return healthy ? indicator.up(details) : indicator.down(details);
   }
 }
