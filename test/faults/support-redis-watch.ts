@@ -1,0 +1,143 @@
+/**
+ * Watching what processes do to Redis: MONITOR (every command, with the lease token in the
+ * arguments of every lease script, so a command can be traced to its process), and sampling a key.
+ */
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import {
+  ACQUIRE_OR_RENEW,
+  FENCED_WRITE,
+  RECORD_QUOTA_LIMITED,
+  RELEASE,
+  VERIFY,
+} from '../../src/cache/lease-scripts.js';
+import { sleep } from './support-kit.js';
+
+const sha = (script: string): string => createHash('sha1').update(script).digest('hex');
+
+/** The lease scripts by SHA (what EVALSHA carries) and by text (EVAL after a NOSCRIPT). */
+const SCRIPTS: Array<[string, string]> = [
+  ['acquire', ACQUIRE_OR_RENEW],
+  ['write', FENCED_WRITE],
+  ['verify', VERIFY],
+  ['quota', RECORD_QUOTA_LIMITED],
+  ['release', RELEASE],
+];
+
+export interface MonitoredCommand {
+  /** Redis server time, epoch ms. */
+  at: number;
+  /** `acquire`, `write`, `verify`, `quota`, `release` for the lease scripts, else the command name. */
+  name: string;
+  args: string[];
+}
+
+/** Names a command: a lease script by its SHA or text, else the lowercased command. */
+export function commandName(args: string[]): string {
+  const [command = '', first = ''] = args;
+  const lower = command.toLowerCase();
+  if (lower === 'evalsha' || lower === 'eval') {
+    for (const [name, script] of SCRIPTS) {
+      if (first === sha(script) || squash(first) === squash(script)) return name;
+    }
+  }
+  return lower;
+}
+
+/** A script's text without whitespace or the escapes MONITOR prints for it. */
+const squash = (text: string): string => text.replace(/\\[nrt"']|\\\\|\s/g, '');
+
+/** A MONITOR connection recording every command Redis runs. */
+export class RedisMonitor {
+  readonly commands: MonitoredCommand[] = [];
+
+  private constructor(private readonly client: Redis) {}
+
+  static async start(url: string): Promise<RedisMonitor> {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined);
+    const monitor = await client.monitor();
+    monitor.on('error', () => undefined);
+    const watcher = new RedisMonitor(monitor);
+    monitor.on('monitor', (time: string, args: string[]) => {
+      watcher.commands.push({ at: Math.round(Number(time) * 1000), name: commandName(args), args });
+    });
+    return watcher;
+  }
+
+  /** Commands whose arguments carry this token (the lease scripts of one process). */
+  byToken(token: string, since = 0): MonitoredCommand[] {
+    return this.commands.filter((c) => c.at >= since && c.args.includes(token));
+  }
+
+  /** Commands whose arguments carry a token of this process id (`host:pid:random`). */
+  byPid(pid: number, since = 0): MonitoredCommand[] {
+    const marker = `:${pid}:`;
+    return this.commands.filter((c) => c.at >= since && c.args.some((a) => a.includes(marker)));
+  }
+
+  close(): void {
+    this.client.disconnect();
+  }
+}
+
+/** The `hash` of a stored definitions envelope, read from its start (no 10 MB parse). */
+export function envelopeHash(raw: string | null): string | null {
+  if (raw === null) return null;
+  return /"hash":"([^"]+)"/.exec(raw.slice(0, 200))?.[1] ?? 'unparsable';
+}
+
+/** Samples a Redis value every few ms until stopped, keeping each change. */
+export class KeySampler {
+  readonly changes: Array<{ at: number; value: string | null }> = [];
+  samples = 0;
+  private running = true;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly client: Redis,
+    read: (client: Redis) => Promise<string | null>,
+    everyMs = 5,
+  ) {
+    this.loop = (async () => {
+      while (this.running) {
+        try {
+          const value = await read(this.client);
+          this.samples++;
+          if (this.changes.at(-1)?.value !== value || this.changes.length === 0) {
+            this.changes.push({ at: Date.now(), value });
+          }
+        } catch {
+          // Redis away: nothing to sample
+        }
+        await sleep(everyMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<Array<{ at: number; value: string | null }>> {
+    this.running = false;
+    await this.loop;
+    return this.changes;
+  }
+}
+
+/** A plain client for the test's own reads (errors swallowed: tests kill this Redis). */
+export function testClient(url: string): Redis {
+  const client = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** `INFO commandstats` calls of one command, and the server's network output so far. */
+export async function redisStats(
+  client: Redis,
+): Promise<{ calls: Record<string, number>; netOutputBytes: number }> {
+  const info = await client.info('all');
+  const calls: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls[match[1]] = Number(match[2]);
+  }
+  const out = /^total_net_output_bytes:(\d+)/m.exec(info);
+  return { calls, netOutputBytes: out ? Number(out[1]) : 0 };
+}
