@@ -16,7 +16,6 @@ import {
   httpGet,
   isAlive,
   keysOf,
-  killAll,
   openSlowRequest,
   record,
   secretKeys,
@@ -30,8 +29,9 @@ import {
   type FleetWorker,
 } from './support-kit.js';
 import { expectNoSecretInOutputs } from './support-secrets.js';
+import { startFaultServers, stopFaultServers } from './support-servers.js';
 import { HoldingProxy } from './support-holding-proxy.js';
-import { KeySampler, RedisMonitor, testClient } from './support-redis-watch.js';
+import { KeySampler, RedisMonitor } from './support-redis-watch.js';
 
 const FLEET_SIZE = 16;
 /** Requests keep coming to a stopping process this long (until a load balancer drops it). */
@@ -48,19 +48,12 @@ describe('fault injection: fleet start and shutdown', () => {
   const keys = secretKeys('fleet', FLEET_SIZE + 6);
 
   beforeAll(async () => {
-    [fake, redis] = await Promise.all([
-      FakePostHog.start({ definitions: checkoutDefinitions(true, 'v1'), extraSecretKeys: keys }),
-      RedisServer.start(),
-    ]);
-    client = testClient(redis.url);
+    ({ fake, redis, client } = await startFaultServers(keys));
   });
   afterAll(async () => {
-    await killAll();
     monitor?.close();
     await proxy?.close();
-    client.disconnect();
-    await redis.stop();
-    await fake.close();
+    await stopFaultServers({ fake, redis, client });
   });
 
   it(`case 12: ${FLEET_SIZE} processes started together on an empty Redis — at most one definitions fetch for the whole fleet`, async () => {

@@ -13,7 +13,6 @@ import {
   fleetOptions,
   httpGet,
   keysOf,
-  killAll,
   leadersOf,
   record,
   secretKeys,
@@ -25,7 +24,8 @@ import {
   type FleetWorker,
 } from './support-kit.js';
 import { expectNoSecretInOutputs } from './support-secrets.js';
-import { KeySampler, envelopeHash, testClient } from './support-redis-watch.js';
+import { startFaultServers, stopFaultServers } from './support-servers.js';
+import { KeySampler, envelopeHash } from './support-redis-watch.js';
 
 const INTERVAL_MS = 150;
 
@@ -36,18 +36,9 @@ describe('fault injection: the leader', () => {
   const keys = secretKeys('leader', 10);
 
   beforeAll(async () => {
-    [fake, redis] = await Promise.all([
-      FakePostHog.start({ definitions: checkoutDefinitions(true, 'v1'), extraSecretKeys: keys }),
-      RedisServer.start(),
-    ]);
-    client = testClient(redis.url);
+    ({ fake, redis, client } = await startFaultServers(keys));
   });
-  afterAll(async () => {
-    await killAll();
-    client.disconnect();
-    await redis.stop();
-    await fake.close();
-  });
+  afterAll(async () => stopFaultServers({ fake, redis, client }));
 
   it('case 4: leader SIGKILLed (between polls, then mid-fetch) — another process leads within lease TTL + one interval, then ≤ 1 fetch per interval', async () => {
     const leaseTtlMs = 900;

@@ -23,7 +23,6 @@ import {
   fleetOptions,
   httpGet,
   keysOf,
-  killAll,
   record,
   secretKeys,
   sharedModeOf,
@@ -35,7 +34,8 @@ import {
   type FleetWorker,
 } from './support-kit.js';
 import { expectNoSecretInOutputs } from './support-secrets.js';
-import { KeySampler, envelopeHash, redisStats, testClient } from './support-redis-watch.js';
+import { startFaultServers, stopFaultServers } from './support-servers.js';
+import { KeySampler, envelopeHash, redisStats } from './support-redis-watch.js';
 
 /** CPU time (user + system) a process has used so far, in ms (Linux). */
 function cpuMs(pid: number): number {
@@ -62,18 +62,9 @@ describe('fault injection: what PostHog sends', () => {
   const keys = secretKeys('payload', 10);
 
   beforeAll(async () => {
-    [fake, redis] = await Promise.all([
-      FakePostHog.start({ definitions: checkoutDefinitions(true, 'v1'), extraSecretKeys: keys }),
-      RedisServer.start(),
-    ]);
-    client = testClient(redis.url);
+    ({ fake, redis, client } = await startFaultServers(keys));
   });
-  afterAll(async () => {
-    await killAll();
-    client.disconnect();
-    await redis.stop();
-    await fake.close();
-  });
+  afterAll(async () => stopFaultServers({ fake, redis, client }));
 
   it('case 7: definitions unchanged far longer than every TTL (304 forever) — the shared copy stays, new processes start from Redis without fetching', async () => {
     const intervalMs = 100;

@@ -10,13 +10,11 @@ import { RedisServer } from '../support/redis-server.js';
 import {
   LoadLoop,
   allSecrets,
-  checkoutDefinitions,
   definitionsRequestsBy,
   definitionsRequestsOf,
   fleetOptions,
   httpGet,
   keysOf,
-  killAll,
   leadersOf,
   record,
   secretKeys,
@@ -28,7 +26,7 @@ import {
   type FleetWorker,
 } from './support-kit.js';
 import { expectNoSecretInOutputs } from './support-secrets.js';
-import { testClient } from './support-redis-watch.js';
+import { startFaultServers, stopFaultServers } from './support-servers.js';
 
 const INTERVAL_MS = 150;
 
@@ -41,18 +39,9 @@ describe('fault injection: PostHog', () => {
   const takeKeys = (n: number) => keys.slice(nextKey, (nextKey += n));
 
   beforeAll(async () => {
-    [fake, redis] = await Promise.all([
-      FakePostHog.start({ definitions: checkoutDefinitions(true, 'v1'), extraSecretKeys: keys }),
-      RedisServer.start(),
-    ]);
-    client = testClient(redis.url);
+    ({ fake, redis, client } = await startFaultServers(keys));
   });
-  afterAll(async () => {
-    await killAll();
-    client.disconnect();
-    await redis.stop();
-    await fake.close();
-  });
+  afterAll(async () => stopFaultServers({ fake, redis, client }));
 
   async function newLeader(fleet: readonly FleetWorker[], not: FleetWorker): Promise<FleetWorker> {
     return (
