@@ -33,7 +33,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): PostHogFla
 }
 
 async function main(): Promise<void> {
-  if (existsSync(join(projectRoot(), '.env'))) process.loadEnvFile(join(projectRoot(), '.env'));
+  const envFile = process.env.EXAMPLE_ENV_FILE ?? join(projectRoot(), '.env');
+  if (existsSync(envFile)) process.loadEnvFile(envFile);
   const options = optionsFromEnv();
   const adapter = (process.env.HTTP_ADAPTER ?? 'express') as HttpAdapterName;
   const app = await createApp(options, adapter);

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from './support/free-port.js';
+
+/** The second half of `npm start` (the first builds .build): the example app, as a newcomer runs it. */
+describe('the example app on its embedded default (no PostHog, no Redis, no .env)', () => {
+  let app: ChildProcess;
+  let base: string;
+  let output = '';
+
+  beforeAll(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      EXAMPLE_ENV_FILE: '/nonexistent/.env',
+    };
+    for (const name of Object.keys(env)) {
+      if (name.startsWith('POSTHOG_') || name === 'REDIS_URL') delete env[name];
+    }
+    app = spawn(process.execPath, [join(process.cwd(), '.build/test/app/main.js')], { env });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no start banner in 15 s:\n${output}`)),
+        15_000,
+      );
+      const collect = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Try:')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      app.stdout!.on('data', collect);
+      app.stderr!.on('data', collect);
+      app.once('exit', (code) => reject(new Error(`exited with ${code}:\n${output}`)));
+    });
+  });
+  afterAll(() => {
+    app.kill('SIGTERM');
+  });
+
+  const get = async (path: string, user?: string) => {
+    const response = await fetch(`${base}${path}`, {
+      headers: user ? { authorization: `Bearer ${user}` } : {},
+    });
+    return { status: response.status, body: await response.json() };
+  };
+
+  it('prints the URLs to try, with the user to send', () => {
+    expect(output).toContain(`Example app on ${base}`);
+    expect(output).toContain("-H 'Authorization: Bearer alice'");
+    expect(output).toContain('embedded definitions (test/app/flags.json)');
+  });
+
+  it('answers each route the way the start banner and README say', async () => {
+    expect(await get('/checkout', 'alice')).toEqual({
+      status: 200,
+      body: { checkout: 'new', enabled: true },
+    });
+    expect((await get('/checkout')).status).toBe(404);
+    expect((await get('/checkout/help')).status).toBe(200);
+    const pricing = await get('/pricing', 'alice');
+    expect(pricing.status).toBe(200);
+    expect(['test-a', 'test-b']).toContain(pricing.body.variant);
+    expect(pricing.body.payload.discount).toBeGreaterThan(0);
+    expect((await get('/pricing/beta', 'bob:beta')).status).toBe(200);
+    expect((await get('/pricing/beta', 'bob:free')).status).toBe(404);
+    expect((await get('/pricing/enterprise', 'carol:free:acme')).status).toBe(200);
+    expect(await get('/pricing/banner', 'alice')).toEqual({
+      status: 200,
+      body: { banner: 'Try the new checkout' },
+    });
+    expect((await get('/flags/me', 'alice')).body.flags['new-checkout']).toBe(true);
+    const health = await get('/health');
+    expect(health.status).toBe(200);
+    expect(health.body.info.posthog_flags).toMatchObject({
+      status: 'up',
+      role: 'offline',
+      redis: 'none',
+      flagCount: 5,
+    });
+  });
+});
