@@ -14,7 +14,7 @@ import {
   type PostHogFlagsOptionsFactory,
 } from '../src/index.js';
 import { FakePostHog, booleanFlag } from './support/fake-posthog.js';
-import { sharedTestRedis } from './support/redis-server.js';
+import { RedisServer, sharedTestRedis } from './support/redis-server.js';
 
 let fake: FakePostHog;
 let redis: { url: string; stop(): Promise<void> };
@@ -159,11 +159,34 @@ describe('PostHogFlagsModule', () => {
     client.disconnect();
   });
 
-  it('closes the Redis connections it opened on shutdown', async () => {
-    const app = await boot([PostHogFlagsModule.forRoot(baseOptions())]);
+  it('connects with plain ioredis options too', async () => {
+    const { hostname, port } = new URL(redis.url);
+    const app = await boot([
+      PostHogFlagsModule.forRoot({
+        ...baseOptions(),
+        redis: { host: hostname, port: Number(port) },
+      }),
+    ]);
+    await expectWorkingFlags(app);
+  });
+
+  it('closes every Redis connection it opened (commands and change notices) on shutdown', async () => {
+    // A private server, so other suites sharing REDIS_URL cannot move the count.
+    const server = await RedisServer.start();
+    const observer = new Redis(server.url);
+    const connected = async () =>
+      Number(/connected_clients:(\d+)/.exec(await observer.info('clients'))![1]);
+    const before = await connected();
+    const app = await boot([PostHogFlagsModule.forRoot({ ...baseOptions(), redis: server.url })]);
     const client: Redis = app.get(POSTHOG_FLAGS_REDIS);
     expect(client.status).toBe('ready');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await connected()).toBe(before + 2); // a command connection and a subscriber
     await app.close();
     expect(client.status).toBe('end');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await connected()).toBe(before);
+    observer.disconnect();
+    await server.stop();
   });
 });
