@@ -42,7 +42,7 @@ describe('the example app on its embedded default (no PostHog, no Redis, no .env
     app.kill('SIGTERM');
   });
 
-  const get = async (path: string, user?: string) => {
+  const get = async (path: string, user?: string): Promise<{ status: number; body: any }> => {
     const response = await fetch(`${base}${path}`, {
       headers: user ? { authorization: `Bearer ${user}` } : {},
     });
