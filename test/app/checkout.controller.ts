@@ -10,6 +10,12 @@ export class CheckoutController {
     return { checkout: 'new', enabled };
   }
 
+  /** Gated by the class's flag alone, no flag parameters: the guard's own cost (the bench's route). */
+  @Get('summary')
+  summary() {
+    return { summary: 'new checkout' };
+  }
+
   /** Exempt from the class's flag: anyone may read the help page. */
   @Get('help')
   @SkipFeatureFlag()

@@ -11,7 +11,10 @@ import { fmt, fmtInt, round, type FigureRow } from './results.js';
 
 export interface GuardResult {
   ungated: LoadResult;
+  /** The guard alone: a route with no flag parameters, like the OpenFeature app's. */
   gated: LoadResult;
+  /** The guard plus `@FlagValue()` reading the decided value. */
+  gatedWithValue: LoadResult;
   openFeature: LoadResult;
   /** Not measured in a quick run. */
   openFeatureUngated?: LoadResult;
@@ -83,10 +86,11 @@ export async function runGuardThroughput(config: BenchConfig): Promise<GuardResu
 
     const routes: Record<Route, { url: string; path: string }> = {
       ungated: { url: app.url, path: '/checkout/help' },
-      gated: { url: app.url, path: '/checkout' },
+      gated: { url: app.url, path: '/checkout/summary' },
+      gatedWithValue: { url: app.url, path: '/checkout' },
       openFeature: { url: openFeature.url, path: '/checkout' },
       openFeatureUngated: { url: openFeature.url, path: '/checkout/help' },
-      remote: { url: remoteApp.url, path: '/checkout' },
+      remote: { url: remoteApp.url, path: '/checkout/summary' },
     };
     // The OpenFeature app's own ungated route is a reference only: skipped in a quick run.
     const names = (Object.keys(routes) as Route[]).filter(
@@ -116,6 +120,7 @@ export async function runGuardThroughput(config: BenchConfig): Promise<GuardResu
     return {
       ungated: combine(runs.ungated),
       gated: combine(runs.gated),
+      gatedWithValue: combine(runs.gatedWithValue),
       openFeature: combine(runs.openFeature),
       openFeatureUngated: names.includes('openFeatureUngated')
         ? combine(runs.openFeatureUngated)
@@ -163,7 +168,7 @@ export function guardRows(g: GuardResult): FigureRow[] {
     goal: { op: '>=', target, text: `≥ ${fmt(target, target >= 10 ? 0 : 2)}` },
   });
   const remote = raw(
-    'guard: gated route /checkout, remote evaluation per request',
+    'guard: gated route /checkout/summary, remote evaluation per request',
     'this module, remote mode (fake PostHog)',
     g.remote,
   );
@@ -171,7 +176,12 @@ export function guardRows(g: GuardResult): FigureRow[] {
     'remote evaluation against a fake PostHog on loopback (sub-millisecond answers): the best case for remote; a real PostHog round trip (tens of ms) caps it far lower';
   return [
     raw(`guard: ungated route /checkout/help (${how})`, "example app (this module's)", g.ungated),
-    raw('guard: gated route /checkout, memo warm', 'this module @FeatureFlag', g.gated),
+    raw('guard: gated route /checkout/summary, memo warm', 'this module @FeatureFlag', g.gated),
+    raw(
+      'guard: gated route /checkout with @FlagValue, memo warm',
+      'this module @FeatureFlag + @FlagValue',
+      g.gatedWithValue,
+    ),
     raw(
       'guard: gated route /checkout',
       'OpenFeature @RequireFlagsEnabled + InMemoryProvider',
@@ -188,6 +198,16 @@ export function guardRows(g: GuardResult): FigureRow[] {
       : []),
     remote,
     ratio('5a', 'gated ÷ ungated (req/s)', g.gated, g.ungated, 0.95),
+    {
+      ...ratio(
+        '5a+',
+        'gated with @FlagValue ÷ ungated (req/s), for reference',
+        g.gatedWithValue,
+        g.ungated,
+        0.95,
+      ),
+      goal: undefined,
+    },
     ratio('5b', 'this guard ÷ OpenFeature (req/s)', g.gated, g.openFeature, 1),
     ratio('5c', 'this guard ÷ remote evaluation (req/s)', g.gated, g.remote, 10),
   ];
