@@ -6,9 +6,6 @@ export const RESOLVED_OPTIONS = Symbol.for('nestjs-posthog-flags:resolved-option
 export const FEATURE_FLAG_METADATA = 'nestjs-posthog-flags:feature-flags';
 export const SKIP_FEATURE_FLAG_METADATA = 'nestjs-posthog-flags:skip';
 
-/** Where the guard leaves its evaluation on the request, for `@FlagValue()` / `@Flags()`. */
-export const REQUEST_FLAGS = Symbol.for('nestjs-posthog-flags:request-flags');
-
 export const DEFAULT_KEY_PREFIX = 'posthog:flags';
 export const DEFAULT_HOST = 'https://us.i.posthog.com';
 export const DEFAULT_POLLING_INTERVAL_MS = 30_000;

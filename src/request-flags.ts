@@ -2,7 +2,6 @@ import type { ExecutionContext } from '@nestjs/common';
 import type { FlagEvaluationContext } from './evaluation/evaluation-context.js';
 import type { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
 import type { ResolvedPostHogFlagsOptions } from './posthog-flags-options.resolve.js';
-import { REQUEST_FLAGS } from './posthog-flags.internal-constants.js';
 
 /** What the guard (or an on-demand read) left on a request. */
 export interface RequestFlags {
@@ -11,12 +10,18 @@ export interface RequestFlags {
   decidedFor?: Function;
 }
 
+/**
+ * Kept beside the request, not on it: adding a property to the framework's request objects
+ * changes their shape, which measurably slows every later access to them in Express and Nest.
+ */
+const flagsByRequest = new WeakMap<object, RequestFlags>();
+
 export function requestFlagsOf(request: any): RequestFlags | undefined {
-  return request?.[REQUEST_FLAGS];
+  return request && typeof request === 'object' ? flagsByRequest.get(request) : undefined;
 }
 
 export function setRequestFlags(request: any, flags: RequestFlags): void {
-  if (request && typeof request === 'object') request[REQUEST_FLAGS] = flags;
+  if (request && typeof request === 'object') flagsByRequest.set(request, flags);
 }
 
 /** The request object of any transport: HTTP request, RPC context, WebSocket client, GraphQL `context.req`. */
