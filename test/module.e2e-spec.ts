@@ -1,11 +1,14 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Injectable, Module, type INestApplication } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { PostHog } from 'posthog-node';
+import request from 'supertest';
 import {
+  FeatureFlag,
   FeatureFlagsService,
+  FlagValue,
   InjectPostHog,
   InjectPostHogFlagsRedis,
   POSTHOG_FLAGS_REDIS,
@@ -126,6 +129,26 @@ describe('PostHogFlagsModule', () => {
     expect(consumer.redis).toBe(app.get(POSTHOG_FLAGS_REDIS));
     expect(await consumer.redis.ping()).toBe('PONG');
     await expectWorkingFlags(app);
+  });
+
+  it('with isGlobal, gates controllers of other modules (guard and @FlagValue resolve there)', async () => {
+    @Controller('feature')
+    class FeatureController {
+      @Get()
+      @FeatureFlag('on')
+      get(@FlagValue('on') on: boolean) {
+        return { on };
+      }
+    }
+    @Module({ controllers: [FeatureController] })
+    class FeatureModule {}
+
+    const app = await boot([
+      PostHogFlagsModule.forRoot({ ...baseOptions(), isGlobal: true, distinctId: () => 'u1' }),
+      FeatureModule,
+    ]);
+    await request(app.getHttpServer()).get('/feature').expect(200, { on: true });
+    await app.close();
   });
 
   it.each([
