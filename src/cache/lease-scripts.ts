@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis/redis-client.factory.js';
+import { QUOTA_NOTICE, RELEASED_NOTICE } from './notices.js';
 
 /**
  * The lease protocol's atomic steps. Each script touches only keys of one project, which share a
@@ -53,7 +54,7 @@ export const RECORD_QUOTA_LIMITED = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local was = redis.call('HGET', KEYS[2], 'q')
 redis.call('HSET', KEYS[2], 'q', ARGV[2], 'l', ARGV[1])
-if was == false or was == '0' then redis.call('PUBLISH', ARGV[3], 'quota') end -- QUOTA_NOTICE
+if was == false or was == '0' then redis.call('PUBLISH', ARGV[3], '${QUOTA_NOTICE}') end
 return 1
 `;
 
@@ -62,7 +63,7 @@ return 1
 export const RELEASE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], 'released') -- RELEASED_NOTICE
+redis.call('PUBLISH', ARGV[2], '${RELEASED_NOTICE}')
 return 1
 `;
 
