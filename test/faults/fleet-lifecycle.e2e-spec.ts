@@ -129,6 +129,18 @@ describe('fault injection: fleet start and shutdown', () => {
     return { termAt, loadStoppedAt, exitedAt, ended, aliveAtDrainEnd, stats: load.of(w.name) };
   }
 
+  /** The timings 13a and 13b both record for a stop under load. */
+  function shutdownFigures(stop: Awaited<ReturnType<typeof stopUnderLoad>>, release?: number) {
+    return {
+      drainMs: DRAIN_MS,
+      releaseAfterSigtermMs: release === undefined ? null : release - stop.termAt,
+      exitAfterSigtermMs: stop.exitedAt - stop.termAt,
+      exitAfterLoadStoppedMs: stop.exitedAt - stop.loadStoppedAt,
+      exit: stop.ended.signal ?? stop.ended.code,
+      stillDrainingAfterDrainMs: stop.aliveAtDrainEnd,
+    };
+  }
+
   /** When, after `since`, this process first ran the release script (MONITOR). */
   function releasedAt(w: FleetWorker, since: number): number | undefined {
     return monitor?.byPid(w.worker.pid, since).find((c) => c.name === 'release')?.at;
@@ -183,12 +195,7 @@ describe('fault injection: fleet start and shutdown', () => {
     const nextStats = otherLoad.of(next.name);
 
     record('13a', 'shutdown under load with a hung fetch', {
-      drainMs: DRAIN_MS,
-      releaseAfterSigtermMs: release === undefined ? null : release - stop.termAt,
-      exitAfterSigtermMs: stop.exitedAt - stop.termAt,
-      exitAfterLoadStoppedMs: stop.exitedAt - stop.loadStoppedAt,
-      exit: stop.ended.signal ?? stop.ended.code,
-      stillDrainingAfterDrainMs: stop.aliveAtDrainEnd,
+      ...shutdownFigures(stop, release),
       leaseValuesDuringShutdown: leaseSeen.map((c) =>
         c.value === taken.value ? 'new leader' : c.value,
       ),
@@ -268,12 +275,7 @@ describe('fault injection: fleet start and shutdown', () => {
     const leaseAfter = await client.get(k.lease);
 
     record('13b', 'shutdown under load with a late fetch answer', {
-      drainMs: DRAIN_MS,
-      releaseAfterSigtermMs: release === undefined ? null : release - stop.termAt,
-      exitAfterSigtermMs: stop.exitedAt - stop.termAt,
-      exitAfterLoadStoppedMs: stop.exitedAt - stop.loadStoppedAt,
-      exit: stop.ended.signal ?? stop.ended.code,
-      stillDrainingAfterDrainMs: stop.aliveAtDrainEnd,
+      ...shutdownFigures(stop, release),
       lateAnswerStatus: late.status,
       lateAnswerAfterSigtermMs: lateServedAt - stop.termAt,
       lateAnswerBeforeExitMs: stop.exitedAt - lateServedAt,
