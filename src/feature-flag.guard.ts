@@ -13,6 +13,7 @@ import type { FeatureFlagRequirement } from './feature-flag.decorator.js';
 import {
   distinctIdOf,
   evaluationContextOf,
+  idOrAnonymous,
   requestFlagsOf,
   requestFromContext,
   setRequestFlags,
@@ -55,13 +56,9 @@ export class FeatureFlagGuard implements CanActivate {
     // Class- and handler-level @FeatureFlag both install this guard: decide once per request.
     if (requestFlagsOf(request)?.decidedFor === handler) return true;
 
-    const { options } = this.runtime;
-    let distinctId = this.getDistinctId(request, context);
+    const distinctId = idOrAnonymous(this.runtime.options, this.getDistinctId(request, context));
     if (distinctId === undefined) {
-      if (options.onMissingDistinctId === 'deny') {
-        return this.onDenied(route.requirements[0].key, undefined, request, context);
-      }
-      distinctId = options.anonymousDistinctId;
+      return this.onDenied(route.requirements[0].key, undefined, request, context);
     }
     const evaluationContext = this.getEvaluationContext(request, context);
     const remembered = this.evaluator.peek(distinctId, evaluationContext, route.keys);

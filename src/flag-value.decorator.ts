@@ -8,6 +8,7 @@ import { FlagEvaluator } from './evaluation/flag-evaluator.js';
 import {
   distinctIdOf,
   evaluationContextOf,
+  idOrAnonymous,
   requestFlagsOf,
   requestFromContext,
   setRequestFlags,
@@ -62,9 +63,7 @@ export class FlagParameterPipe implements PipeTransform<FlagParameter> {
     const decided = requestFlagsOf(request);
     if (decided && (key === undefined || decided.snapshot.has(key))) return decided.snapshot;
     const { options } = this.runtime;
-    const distinctId =
-      distinctIdOf(options, request) ??
-      (options.onMissingDistinctId === 'anonymous' ? options.anonymousDistinctId : undefined);
+    const distinctId = idOrAnonymous(options, distinctIdOf(options, request));
     if (distinctId === undefined) return undefined;
     const context = evaluationContextOf(options, request);
     const snapshot = await this.evaluator.evaluate(distinctId, context, key ? [key] : undefined);

@@ -61,3 +61,12 @@ export function evaluationContextOf(
     groupProperties: groupProperties?.(request),
   };
 }
+
+/** The id to evaluate with: the request's, else the anonymous id when so configured, else none (deny). */
+export function idOrAnonymous(
+  options: ResolvedPostHogFlagsOptions,
+  distinctId: string | undefined,
+): string | undefined {
+  if (distinctId !== undefined) return distinctId;
+  return options.onMissingDistinctId === 'anonymous' ? options.anonymousDistinctId : undefined;
+}

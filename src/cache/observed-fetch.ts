@@ -2,7 +2,6 @@ import type { PostHogOptions } from 'posthog-node';
 import type { FetchOutcome } from '../flags-status.js';
 
 export type PostHogFetch = NonNullable<PostHogOptions['fetch']>;
-export type PostHogFetchOptions = Parameters<PostHogFetch>[1];
 
 /**
  * Sees the definitions requests posthog-node makes. posthog-node tells a cache provider nothing
