@@ -1,6 +1,6 @@
 // A user's app, imported only from the package name (no deep imports): one route behind a flag that
 // is on for everyone, one behind an inactive flag. Definitions are inline, so nothing leaves the box.
-import { Controller, Get, Module } from '@nestjs/common';
+import { Controller, Get, Module, type Type } from '@nestjs/common';
 import {
   FeatureFlag,
   FeatureFlagsService,
@@ -9,6 +9,7 @@ import {
   type FlagDefinitions,
   type PostHogFlagsModuleOptions,
 } from 'nestjs-posthog-flags';
+import type { connectRedis } from './redis-client.js';
 
 const definitions: FlagDefinitions = {
   flags: [
@@ -58,6 +59,30 @@ const controllers = [CheckoutController, OtherController];
   controllers,
 })
 export class AppModule {}
+
+// Shared mode as in production: this app's own Redis client (`{ client }`), a secret key so this
+// process can lead, PostHog at `host` (check.sh's fake PostHog).
+export function sharedAppModule(shared: {
+  client: Awaited<ReturnType<typeof connectRedis>>['client'];
+  host: string;
+  projectApiKey: string;
+  secretKey: string;
+}): Type {
+  const { client, ...posthog } = shared;
+  @Module({
+    imports: [
+      PostHogFlagsModule.forRoot({
+        ...posthog,
+        redis: { client },
+        pollingIntervalMs: 200,
+        distinctId,
+      }),
+    ],
+    controllers,
+  })
+  class SharedAppModule {}
+  return SharedAppModule;
+}
 
 // What a user's own tests do: the global testing module in place of forRoot, flags from a map.
 @Module({
