@@ -2,6 +2,7 @@ import type { HttpException } from '@nestjs/common';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { PostHogOptions } from 'posthog-node';
 import type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
+import type { TestFlagMap } from './testing/flag-map.js';
 
 /** Flag definitions as PostHog's `/flags/definitions` returns them. */
 export interface FlagDefinitions {
@@ -85,9 +86,12 @@ export interface PostHogFlagsModuleOptions {
   sendFeatureFlagEvents?: boolean;
   /** Memoized evaluations kept per process. Default 10 000. */
   evaluationCacheSize?: number;
-  /** Offline definitions: evaluated locally with no PostHog and no Redis. */
-  definitions?: FlagDefinitions;
-  /** Offline definitions from a JSON file. */
+  /**
+   * Offline definitions, evaluated locally with no PostHog and no Redis: full PostHog definitions
+   * (`{ flags: [...] }`) or the testing module's shorthand (`{ 'new-checkout': true, pricing: 'test-b' }`).
+   */
+  definitions?: FlagDefinitions | TestFlagMap;
+  /** Offline definitions from a JSON file, in either form of `definitions`. */
   definitionsFile?: string;
   /** Prometheus metrics through prom-client (an optional peer): `true`, or `{ registry, prefix }`. Default off. */
   metrics?: boolean | PostHogFlagsMetricsOptions;

@@ -123,9 +123,19 @@ describe('resolveOptions', () => {
     ],
     ['posthog not an object', { posthog: 'x' }, /posthog must be an object/],
     [
-      'definitions without flags',
-      { secretKey: undefined, definitions: {} },
-      /definitions: `flags` must be an array/,
+      'definitions shorthand with a number',
+      { secretKey: undefined, definitions: { 'new-checkout': 1 } },
+      /definitions: flag "new-checkout" must be true, false, a variant key or \{ value, payload \} \(got 1\)/,
+    ],
+    [
+      'definitions shorthand with an empty variant',
+      { secretKey: undefined, definitions: { pricing: { value: '', payload: {} } } },
+      /definitions: flag "pricing" must be .* \(got an object without a boolean or variant `value`\)/,
+    ],
+    [
+      'definitions an array',
+      { secretKey: undefined, definitions: [] },
+      /definitions: must be an object/,
     ],
     [
       'definitions flag without key',

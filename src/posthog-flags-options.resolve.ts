@@ -12,6 +12,7 @@ import {
 } from './posthog-flags.internal-constants.js';
 import type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
 import { validateRedisConnection } from './redis/redis-connection-options.js';
+import { definitionsFromFlagMap, flagMapProblem, type TestFlagMap } from './testing/flag-map.js';
 
 /**
  * How this process gets definitions:
@@ -213,11 +214,8 @@ function resolveOfflineDefinitions(
     problems.push('definitions and definitionsFile: set only one of them');
     return undefined;
   }
-  if (raw.definitions !== undefined) {
-    const problem = definitionsShapeProblem(raw.definitions);
-    if (problem) problems.push(`definitions: ${problem}`);
-    return problem ? undefined : raw.definitions;
-  }
+  if (raw.definitions !== undefined)
+    return offlineDefinitions(raw.definitions, 'definitions', problems);
   if (raw.definitionsFile === undefined) return undefined;
   if (typeof raw.definitionsFile !== 'string' || raw.definitionsFile === '') {
     problems.push(`definitionsFile must be a file path (got ${describe(raw.definitionsFile)})`);
@@ -230,9 +228,31 @@ function resolveOfflineDefinitions(
     problems.push(`definitionsFile ${raw.definitionsFile}: ${(error as Error).message}`);
     return undefined;
   }
-  const problem = definitionsShapeProblem(parsed);
-  if (problem) problems.push(`definitionsFile ${raw.definitionsFile}: ${problem}`);
-  return problem ? undefined : (parsed as FlagDefinitions);
+  return offlineDefinitions(parsed, `definitionsFile ${raw.definitionsFile}`, problems);
+}
+
+/**
+ * Full PostHog definitions (`{ flags: [...] }`) as they are, or the testing module's shorthand
+ * (`{ 'new-checkout': true, pricing: 'test-b' }`) turned into definitions by the same conversion.
+ */
+function offlineDefinitions(
+  value: unknown,
+  label: string,
+  problems: string[],
+): FlagDefinitions | undefined {
+  const isShorthand =
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    !Array.isArray((value as { flags?: unknown }).flags);
+  const problem = isShorthand
+    ? flagMapProblem(value as Record<string, unknown>)
+    : definitionsShapeProblem(value);
+  if (problem) {
+    problems.push(`${label}: ${problem}`);
+    return undefined;
+  }
+  return isShorthand ? definitionsFromFlagMap(value as TestFlagMap) : (value as FlagDefinitions);
 }
 
 /** Why a value is not a definitions payload, or undefined when it is one. */

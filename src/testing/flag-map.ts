@@ -36,3 +36,27 @@ export function definitionsFromFlagMap(flags: TestFlagMap): FlagDefinitions {
     cohorts: {},
   };
 }
+
+/**
+ * Why a value is not a flag map, or undefined when it is one. Values come from users' JSON files
+ * too, so each bad entry is named with what was found.
+ */
+export function flagMapProblem(value: Record<string, unknown>): string | undefined {
+  for (const [key, raw] of Object.entries(value)) {
+    const flagValue =
+      raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? raw : { value: raw };
+    const { value: setting } = flagValue as { value?: unknown };
+    if (typeof setting !== 'boolean' && (typeof setting !== 'string' || setting === '')) {
+      return `flag "${key}" must be true, false, a variant key or { value, payload } (got ${shortDescription(raw)})`;
+    }
+  }
+  return undefined;
+}
+
+function shortDescription(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object without a boolean or variant `value`';
+  if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
+  return typeof value === 'number' ? String(value) : `a ${typeof value}`;
+}
