@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { freePort } from './support/free-port.js';
 
-/** The second half of `npm start` (the first builds .build): the example app, as a newcomer runs it. */
+/**
+ * `npm start` as a newcomer runs it, minus its prestart build (`--ignore-scripts` skips pre-scripts;
+ * the suite has built .build already, and rebuilding it would pull it from under parallel specs).
+ */
 describe('the example app on its embedded default (no PostHog, no Redis, no .env)', () => {
   let app: ChildProcess;
   let base: string;
@@ -20,7 +22,9 @@ describe('the example app on its embedded default (no PostHog, no Redis, no .env
     for (const name of Object.keys(env)) {
       if (name.startsWith('POSTHOG_') || name === 'REDIS_URL') delete env[name];
     }
-    app = spawn(process.execPath, [join(process.cwd(), '.build/test/app/main.js')], { env });
+    // npm itself, so its signal handling is part of what is tested.
+    // Its own process group, so cleanup reaches a node child even if npm left one behind.
+    app = spawn('npm', ['start', '--ignore-scripts', '--silent'], { env, detached: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`no start banner in 15 s:\n${output}`)),
@@ -28,7 +32,7 @@ describe('the example app on its embedded default (no PostHog, no Redis, no .env
       );
       const collect = (chunk: Buffer) => {
         output += chunk.toString();
-        if (output.includes('Try:')) {
+        if (output.includes('# terminus health')) {
           clearTimeout(timer);
           resolve();
         }
@@ -39,7 +43,11 @@ describe('the example app on its embedded default (no PostHog, no Redis, no .env
     });
   });
   afterAll(() => {
-    app.kill('SIGTERM');
+    try {
+      process.kill(-app.pid!, 'SIGKILL');
+    } catch {
+      // The group is gone: npm and the app both exited, as they should.
+    }
   });
 
   const get = async (path: string, user?: string): Promise<{ status: number; body: any }> => {
@@ -53,6 +61,23 @@ describe('the example app on its embedded default (no PostHog, no Redis, no .env
     expect(output).toContain(`Example app on ${base}`);
     expect(output).toContain("-H 'Authorization: Bearer alice'");
     expect(output).toContain('embedded definitions (test/app/flags.json)');
+  });
+
+  it('answers every printed line with the status printed beside it', async () => {
+    const tries = [
+      ...output.matchAll(
+        /^ {2}curl (\S+)(?: -H 'Authorization: Bearer ([^']+)')? +# (.+): (\d{3})$/gm,
+      ),
+    ];
+    expect(tries.length).toBeGreaterThanOrEqual(13);
+    const paths = tries.map(([, url]) => new URL(url!).pathname);
+    expect(paths).toEqual(expect.arrayContaining(['/checkout/summary', '/flags/status']));
+    const answers = [];
+    for (const [line, url, user, , status] of tries) {
+      const response = await get(new URL(url!).pathname, user);
+      answers.push({ line: line.trim(), status: response.status, printed: Number(status) });
+    }
+    expect(answers.filter((a) => a.status !== a.printed)).toEqual([]);
   });
 
   it('answers each route the way the start banner and README say', async () => {
@@ -82,5 +107,22 @@ describe('the example app on its embedded default (no PostHog, no Redis, no .env
       redis: 'none',
       flagCount: 5,
     });
+  });
+
+  // Runs last: it stops the app.
+  it('stops, port freed, when npm start is sent SIGTERM (no node child left behind)', async () => {
+    const exited = new Promise((resolve) => app.once('exit', resolve));
+    app.kill('SIGTERM');
+    await exited;
+    const deadline = Date.now() + 10_000;
+    let stillServing = true;
+    while (stillServing && Date.now() < deadline) {
+      stillServing = await fetch(`${base}/health`).then(
+        () => true,
+        () => false,
+      );
+      if (stillServing) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(stillServing).toBe(false);
   });
 });

@@ -32,6 +32,28 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): PostHogFla
   };
 }
 
+/** What the start banner prints; test/example-app.e2e-spec.ts requests each printed line. */
+const TRIES: Array<{ path: string; user?: string; what: string; status: number }> = [
+  { path: '/checkout', user: 'alice', what: 'gated controller', status: 200 },
+  { path: '/checkout', what: 'no user: denied', status: 404 },
+  { path: '/checkout/summary', user: 'alice', what: "the class's flag alone", status: 200 },
+  { path: '/checkout/help', what: 'exempt route', status: 200 },
+  {
+    path: '/checkout/express',
+    user: 'bob',
+    what: 'two flags; bob is in the 50% rollout',
+    status: 200,
+  },
+  { path: '/checkout/express', user: 'alice', what: 'two flags; alice is not', status: 404 },
+  { path: '/pricing', user: 'alice', what: 'variant gate + payload', status: 200 },
+  { path: '/pricing/beta', user: 'bob:beta', what: 'person property plan=beta', status: 200 },
+  { path: '/pricing/enterprise', user: 'carol:free:acme', what: 'group flag', status: 200 },
+  { path: '/pricing/banner', user: 'alice', what: '@FlagValue without a guard', status: 200 },
+  { path: '/flags/me', user: 'alice', what: 'FeatureFlagsService.evaluate()', status: 200 },
+  { path: '/flags/status', what: 'FeatureFlagsService.status()', status: 200 },
+  { path: '/health', what: 'terminus health', status: 200 },
+];
+
 async function main(): Promise<void> {
   const envFile = process.env.EXAMPLE_ENV_FILE ?? join(projectRoot(), '.env');
   if (existsSync(envFile)) process.loadEnvFile(envFile);
@@ -41,20 +63,15 @@ async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   await app.listen(port, '127.0.0.1');
   const base = `http://127.0.0.1:${port}`;
-  const mode = options.definitionsFile ? 'embedded definitions (test/app/flags.json)' : 'PostHog';
-  console.log(`
-Example app on ${base} (${adapter}, flags from ${mode}). Try:
-  curl ${base}/checkout -H 'Authorization: Bearer alice'                 # gated controller: 200
-  curl ${base}/checkout                                                  # no user: 404 (denied)
-  curl ${base}/checkout/help                                             # exempt route: 200
-  curl ${base}/checkout/express -H 'Authorization: Bearer alice'         # two flags (50% rollout)
-  curl ${base}/pricing -H 'Authorization: Bearer alice'                  # variant gate + payload
-  curl ${base}/pricing/beta -H 'Authorization: Bearer bob:beta'          # person property plan=beta
-  curl ${base}/pricing/enterprise -H 'Authorization: Bearer carol:free:acme'  # group flag
-  curl ${base}/pricing/banner -H 'Authorization: Bearer alice'           # @FlagValue without a guard
-  curl ${base}/flags/me -H 'Authorization: Bearer alice'                 # FeatureFlagsService
-  curl ${base}/health                                                    # terminus health
-`);
+  const embedded = options.definitionsFile !== undefined;
+  const mode = embedded ? 'embedded definitions (test/app/flags.json)' : 'PostHog';
+  console.log(`\nExample app on ${base} (${adapter}, flags from ${mode}). Try:`);
+  for (const { path, user, what, status } of TRIES) {
+    const command = `curl ${base}${path}${user ? ` -H 'Authorization: Bearer ${user}'` : ''}`;
+    // The answers hold for the embedded definitions; with PostHog they depend on your flags.
+    console.log(`  ${command.padEnd(base.length + 60)}  # ${what}${embedded ? `: ${status}` : ''}`);
+  }
+  console.log('');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -5,7 +5,8 @@
 # pins here), compile them with their own tsc against the shipped .d.ts and boot them: offline
 # definitions, the testing module, and shared mode with the app's own Redis client against a real
 # redis-server and the fake PostHog. The day a new major of a peer breaks installation, this fails.
-#   consumer-nest12-esm         a fresh `nest new` app: every peer the README adds is the newest major
+#   consumer-nest12-esm         a fresh `nest new` app (+ @nestjs/config): every peer the README adds
+#                               is the newest major; it also compiles every ```ts block of README.md
 #   consumer-nest11-cjs         NestJS 11, CommonJS (require(esm))
 #   consumer-nest12-ioredis6    already on ioredis ^6 (RESP3 by default): must resolve without --force
 #   consumer-nest12-ioredis5    on ioredis 5.6.0, the floor of the peer range
@@ -46,6 +47,22 @@ set -m
 fail() {
   echo "check.sh: FAIL: $*" >&2
   exit 1
+}
+
+# Every ```ts block of README.md becomes src/readme-line-<N>.ts of this consumer (N: the fence's line,
+# so an error at line L of the file is README line N + L) and is compiled with the app against the
+# packed package. A block preceded by `<!-- not-compiled: reason -->` is left out.
+snippets_consumer=consumer-nest12-esm
+readme_snippets() {
+  awk -v out="$1" '
+    /^<!-- not-compiled:/ { skip = 1; next }
+    /^```ts$/ { if (skip) { block = 2; skipped++ } else { block = 1; compiled++; file = out "/readme-line-" NR ".ts" }
+      skip = 0; next }
+    /^```/ && block { if (block == 1) close(file); block = 0; next }
+    block == 1 { print > file; next }
+    /[^[:space:]]/ { skip = 0 }
+    END { print "README snippets: " compiled + 0 " compiled, " skipped + 0 " marked not-compiled" }
+  ' "$root/README.md"
 }
 
 free_port() {
@@ -109,6 +126,7 @@ consumer() {
     cp "$tpl" "$dir/src/$(basename "${tpl%.tpl}")"
   done
   rm -f "$dir"/*.ts.tpl
+  if [ "$name" = "$snippets_consumer" ]; then readme_snippets "$dir/src"; fi
   cd "$dir"
   # The README's lines, in the app as it was (its package.json is all it has; no lockfile).
   local -a line
