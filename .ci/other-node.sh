@@ -47,6 +47,6 @@ for major in "$@"; do
   # The binary runs jest itself; children forked by the specs use process.execPath, the same node.
   "$node_bin" --experimental-vm-modules --no-warnings node_modules/jest/bin/jest.js "${specs[@]}"
   # check.sh and the npm it calls run on the node first on PATH.
-  PATH="$(dirname "$node_bin"):$PATH" bash test/package/check.sh "${consumers[@]}"
+  PATH="$(dirname "$node_bin"):$PATH" CHECK_PREFER_OFFLINE=1 bash test/package/check.sh "${consumers[@]}"
   echo "=== Node $("$node_bin" --version): ok"
 done

@@ -29,6 +29,9 @@ fi
 compile_only=(consumer-nest12-node-redis)
 # Flags that change output and speed, never resolution (no --force, no --legacy-peer-deps).
 npm_flags=(--no-audit --no-fund --loglevel=error)
+# .ci/other-node.sh sets this: the run on the machine's Node has just asked the registry for the
+# newest versions, so later runs may take them from npm's cache.
+if [ -n "${CHECK_PREFER_OFFLINE:-}" ]; then npm_flags+=(--prefer-offline); fi
 started=$SECONDS
 
 # Under /tmp, outside the project: a consumer must not resolve anything from the repo's node_modules.
@@ -126,7 +129,10 @@ consumer() {
     cp "$tpl" "$dir/src/$(basename "${tpl%.tpl}")"
   done
   rm -f "$dir"/*.ts.tpl
-  if [ "$name" = "$snippets_consumer" ]; then readme_snippets "$dir/src"; fi
+  if [ "$name" = "$snippets_consumer" ]; then
+    readme_snippets "$dir/src"
+    compgen -G "$dir/src/readme-line-*.ts" >/dev/null || fail "no \`\`\`ts block found in README.md"
+  fi
   cd "$dir"
   # The README's lines, in the app as it was (its package.json is all it has; no lockfile).
   local -a line

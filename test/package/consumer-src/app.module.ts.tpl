@@ -74,7 +74,7 @@ export function sharedAppModule(shared: {
       PostHogFlagsModule.forRoot({
         ...posthog,
         redis: { client },
-        pollingIntervalMs: 200,
+        pollingIntervalMs: 5_000, // a 15 s lease: a loaded CI machine cannot stall it away
         distinctId,
       }),
     ],
