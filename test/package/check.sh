@@ -217,7 +217,7 @@ for i in "${!consumers[@]}"; do
   wait "${jobs_started[$i]}" || status=$?
   jobs_started[$i]='' # reaped: its group id may be reused, so cleanup must not kill it
   if [ "$status" = 0 ]; then
-    grep -E '^consumer .*: ok' "$work/$name.log"
+    grep -E '^(consumer .*: ok|README snippets: )' "$work/$name.log"
   else
     failed=1
     echo "--- $name failed; its log:" >&2
