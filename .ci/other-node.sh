@@ -41,12 +41,21 @@ node_binary() {
 }
 
 npm run build:test --silent
+failed=()
 for major in "$@"; do
   node_bin=$(node_binary "$major")
-  echo "=== Node $("$node_bin" --version) ($node_bin)"
+  version=$("$node_bin" --version)
+  echo "=== Node $version ($node_bin)"
   # The binary runs jest itself; children forked by the specs use process.execPath, the same node.
-  "$node_bin" --experimental-vm-modules --no-warnings node_modules/jest/bin/jest.js "${specs[@]}"
+  # Both steps run even when the first fails, so one CI run reports everything for this major.
+  "$node_bin" --experimental-vm-modules --no-warnings node_modules/jest/bin/jest.js "${specs[@]}" ||
+    failed+=("Node $version: multi-process/fault/topology specs")
   # check.sh and the npm it calls run on the node first on PATH.
-  PATH="$(dirname "$node_bin"):$PATH" CHECK_PREFER_OFFLINE=1 bash test/package/check.sh "${consumers[@]}"
-  echo "=== Node $("$node_bin" --version): ok"
+  PATH="$(dirname "$node_bin"):$PATH" CHECK_PREFER_OFFLINE=1 bash test/package/check.sh "${consumers[@]}" ||
+    failed+=("Node $version: package check")
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'other-node.sh: FAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "=== other-node.sh: ok on Node $*"
