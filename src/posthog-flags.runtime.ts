@@ -14,12 +14,7 @@ import { StaticDefinitionsSource } from './offline/static-definitions-source.js'
 import type { ResolvedPostHogFlagsOptions } from './posthog-flags-options.resolve.js';
 import { registerMetrics } from './metrics/posthog-flags.metrics.js';
 import { Redactor } from './redact.js';
-import {
-  closeWithin,
-  connectWithin,
-  createRedisClient,
-  type RedisHandle,
-} from './redis/redis-client.factory.js';
+import { createRedisClient, type RedisHandle } from './redis/redis-client.factory.js';
 
 const INITIAL_ROLE: Record<ResolvedPostHogFlagsOptions['mode'], FlagsRole> = {
   shared: 'follower',
@@ -99,7 +94,7 @@ export class FlagsRuntime {
     } catch (error) {
       this.logger.warn(`PostHog shutdown: ${this.redactor.error(error)}`);
     }
-    if (this.redis?.owned) await closeWithin(this.redis.client, this.options.redisCommandTimeoutMs);
+    if (this.redis?.owned) await this.redis.redis.close(this.options.redisCommandTimeoutMs);
   }
 }
 
@@ -120,8 +115,8 @@ export async function createFlagsRuntime(
   let redis: RedisHandle | undefined;
   if (usesRedis) {
     redis = createRedisClient(options.redis!, { commandTimeoutMs: options.redisCommandTimeoutMs });
-    redis.client.on('error', logOnce(logger, redactor, 'Redis'));
-    const connected = await connectWithin(redis.client, Math.min(options.startupTimeoutMs, 2_000));
+    redis.redis.onError(logOnce(logger, redactor, 'Redis'));
+    const connected = await redis.redis.connect(Math.min(options.startupTimeoutMs, 2_000));
     status.redis = connected ? 'ready' : 'down';
     if (!connected) {
       logger.warn('Redis is not reachable: polling PostHog from this process until it is back');
@@ -137,7 +132,7 @@ export async function createFlagsRuntime(
     case 'shared':
     case 'reader': {
       const redisCache = new RedisFlagDefinitionCache({
-        redis: redis!.client,
+        redis: redis!.redis,
         projectApiKey: options.projectApiKey,
         keyPrefix: options.keyPrefix,
         pollingIntervalMs: options.pollingIntervalMs,
