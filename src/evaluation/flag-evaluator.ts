@@ -1,4 +1,9 @@
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { bounded } from '../bounded.js';
 import { DefinitionsGeneration } from '../definitions-generation.js';
 import { FlagsRuntime } from '../posthog-flags.runtime.js';
@@ -15,8 +20,6 @@ import { RegexScreen, type UnsafeFlag } from './regex-screen.js';
 
 /** Results of time-dependent flags are kept this long at most. */
 export const TIME_DEPENDENT_MEMO_MS = 1_000;
-/** How long an evaluation waits for new regex patterns to be judged; then their flags stay off. */
-const REGEX_VERDICT_WAIT_MS = 3_000;
 
 const NOT_READY: EvaluationRecord = Object.freeze({
   values: {},
@@ -31,7 +34,7 @@ const NOT_READY: EvaluationRecord = Object.freeze({
  * Flags with an unsafe regex condition are never handed to the SDK (see `RegexScreen`).
  */
 @Injectable()
-export class FlagEvaluator implements OnApplicationShutdown {
+export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutdown {
   /** Calls made to `posthog.evaluateFlags()` (for tests and metrics). */
   sdkEvaluations = 0;
   private readonly logger = new Logger('PostHogFlags');
@@ -101,11 +104,6 @@ export class FlagEvaluator implements OnApplicationShutdown {
     if (options.mode !== 'remote' && !status.loaded) {
       return new FeatureFlagsSnapshot(distinctId, NOT_READY, false, false);
     }
-    if (this.screen.hasPending) {
-      await bounded(this.screen.whenSettled(), REGEX_VERDICT_WAIT_MS, 'regex check').catch(
-        () => undefined,
-      );
-    }
     const generation = this.generation.value;
     const askKeys = this.keysToAsk(flagKeys);
     let record: EvaluationRecord;
@@ -137,6 +135,21 @@ export class FlagEvaluator implements OnApplicationShutdown {
       this.memo.set(evaluationKey(distinctId, context, flagKeys), record, generation, expiresAt);
     }
     return new FeatureFlagsSnapshot(distinctId, record, this.sendEvents);
+  }
+
+  /**
+   * The app serves only once the first definitions' regex patterns are judged (bounded by
+   * `startupTimeoutMs`). Later, a flag with a new pattern is off (undetermined) for the second or
+   * two its check takes: requests never wait for it, and never run an unjudged pattern.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.screen.hasPending) return;
+    const { startupTimeoutMs } = this.runtime.options;
+    await bounded(this.screen.whenSettled(), startupTimeoutMs, 'regex check').catch(() => {
+      this.logger.warn(
+        `Regex conditions not judged after ${startupTimeoutMs} ms: their flags read as off until they are`,
+      );
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
