@@ -15,6 +15,7 @@ import {
 import { acceptDistinctId, capContext, UNRESOLVABLE_CONTEXT } from './evaluation-input.js';
 import { EvaluationMemo } from './evaluation-memo.js';
 import { FeatureFlagsSnapshot, type EvaluationRecord } from './feature-flags-snapshot.js';
+import { RateLimitedWarning } from './rate-limited-warning.js';
 import { RegexSafetyChecker } from './regex-safety-checker.js';
 import { RegexScreen, type UnsafeFlag } from './regex-screen.js';
 
@@ -40,6 +41,7 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
   private readonly logger = new Logger('PostHogFlags');
   private readonly memo: EvaluationMemo;
   private readonly warnedUnknown = new Set<string>();
+  private readonly unknownFlood = new RateLimitedWarning(this.logger);
   private readonly checker: RegexSafetyChecker;
   private readonly screen: RegexScreen;
 
@@ -194,10 +196,15 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
     values: Record<string, FeatureFlagValue>,
   ): void {
     for (const key of flagKeys ?? []) {
-      if (key in values || this.warnedUnknown.has(key) || this.warnedUnknown.size > 1_000) continue;
-      if (this.screen.blocked.has(key)) continue;
+      if (key in values || this.warnedUnknown.has(key) || this.screen.blocked.has(key)) continue;
+      const message = () => `Unknown feature flag "${key.slice(0, 100)}": treated as off`;
+      // Keys may come from input the app passes on: a few by name, then one line a minute.
+      if (this.warnedUnknown.size >= 20) {
+        this.unknownFlood.warn(message);
+        continue;
+      }
       this.warnedUnknown.add(key);
-      this.logger.warn(`Unknown feature flag "${key}": treated as off`);
+      this.logger.warn(message());
     }
   }
 }
