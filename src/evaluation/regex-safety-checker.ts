@@ -54,7 +54,8 @@ export class RegexSafetyChecker {
    */
   constructor(
     private readonly maxInputLength: number,
-    private readonly timeoutMs = 2_000,
+    // Generous: a busy machine slows the check, and a timed-out safe pattern would deny its flag.
+    private readonly timeoutMs = 10_000,
     private readonly stepBudget = 1e7,
   ) {}
 
