@@ -6,6 +6,7 @@ import request from 'supertest';
 import { FeatureFlagsService } from '../../src/index.js';
 import { createApp } from '../app/create-app.js';
 import { FakePostHog, booleanFlag } from '../support/fake-posthog.js';
+import { sharedTestRedis } from '../support/redis-server.js';
 import { CountingLogger } from './counting-logger.js';
 
 const CATASTROPHIC = '^(a+)+$';
@@ -122,5 +123,66 @@ describe('hostile input: catastrophic regex (ReDoS)', () => {
     // Polls go on (every 200 ms, same definitions): the report is not repeated.
     await sleep(600);
     expect(logger.problems(/beta-dashboard/)).toHaveLength(1);
+  });
+});
+
+describe('hostile input: catastrophic regex reaching a follower through Redis', () => {
+  let fake: FakePostHog;
+  let redis: { url: string; stop(): Promise<void> };
+  const apps: INestApplication[] = [];
+
+  beforeAll(async () => {
+    fake = await FakePostHog.start({ definitions });
+    redis = await sharedTestRedis();
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await fake?.close();
+    await redis?.stop();
+  });
+
+  it('denies the flag on the follower too, without a stall', async () => {
+    const shared = {
+      projectApiKey: fake.projectApiKey,
+      secretKey: fake.secretKey,
+      host: fake.url,
+      redis: redis.url,
+      keyPrefix: `hostile-redos-${Date.now()}`,
+      pollingIntervalMs: 200,
+    };
+    for (let i = 0; i < 2; i++) {
+      const app = await createApp(shared, 'express', { logger: false });
+      await app.init();
+      apps.push(app);
+    }
+    const roles = apps.map((app) => app.get(FeatureFlagsService).status().role).sort();
+    expect(roles).toEqual(['follower', 'leader']);
+    const follower = apps.find((a) => a.get(FeatureFlagsService).status().role === 'follower')!;
+    const started = Date.now();
+    const status = () => follower.get(FeatureFlagsService).status();
+    while (!status().unsafeFlags.includes('beta-dashboard') && Date.now() - started < 20_000) {
+      await sleep(50);
+    }
+    expect(status().unsafeFlags).toEqual(['beta-dashboard']);
+
+    const http = request(follower.getHttpServer());
+    const auth = `Bearer mallory:${'a'.repeat(1_000)}!`;
+    await http.get('/flags/me').set('Authorization', auth); // warm-up
+    // As above: a deterministic stall fails every try, a scheduling hiccup does not.
+    const stalls: number[] = [];
+    for (let attempt = 0; attempt < 3 && !(Math.min(...stalls) < 50); attempt++) {
+      const loop = monitorEventLoopDelay({ resolution: 5 });
+      loop.enable();
+      const gated = await http
+        .get('/pricing/beta')
+        .set('Authorization', `Bearer m:${'a'.repeat(40)}!`);
+      const all = await http.get('/flags/me').set('Authorization', auth);
+      loop.disable();
+      stalls.push(loop.max / 1e6);
+      console.log(`ReDoS (follower): max event-loop delay ${(loop.max / 1e6).toFixed(1)} ms`);
+      expect(gated.status).toBe(404);
+      expect(all.body.flags['new-checkout']).toBe(true);
+    }
+    expect(Math.min(...stalls)).toBeLessThan(50);
   });
 });
