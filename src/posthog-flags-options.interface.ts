@@ -85,6 +85,12 @@ export interface PostHogFlagsModuleOptions {
   sendFeatureFlagEvents?: boolean;
   /** Memoized evaluations kept per process. Default 10 000. */
   evaluationCacheSize?: number;
+  /** Memory the memoized evaluations may use, in bytes (estimated). Default 16 MiB. */
+  evaluationCacheMaxBytes?: number;
+  /** Longest property string passed to evaluation; longer ones count as unset. Default 1 000. */
+  maxPropertyLength?: number;
+  /** Longest distinct id accepted; longer ones count as missing (PostHog drops them too). Default 200. */
+  maxDistinctIdLength?: number;
   /** Offline definitions: evaluated locally with no PostHog and no Redis. */
   definitions?: FlagDefinitions;
   /** Offline definitions from a JSON file. */

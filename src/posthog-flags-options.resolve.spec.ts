@@ -122,6 +122,17 @@ describe('resolveOptions', () => {
       /onlyEvaluateLocally must be a boolean/,
     ],
     ['posthog not an object', { posthog: 'x' }, /posthog must be an object/],
+    ['maxPropertyLength 0', { maxPropertyLength: 0 }, /maxPropertyLength must be an integer ≥ 1/],
+    [
+      'maxDistinctIdLength not a number',
+      { maxDistinctIdLength: '200' },
+      /maxDistinctIdLength must be an integer ≥ 1/,
+    ],
+    [
+      'evaluationCacheMaxBytes negative',
+      { evaluationCacheMaxBytes: -1 },
+      /evaluationCacheMaxBytes must be an integer ≥ 0/,
+    ],
     [
       'definitions without flags',
       { secretKey: undefined, definitions: {} },
@@ -180,6 +191,9 @@ describe('resolveOptions', () => {
       deniedStatus: 404,
       onlyEvaluateLocally: true,
       mode: 'standalone',
+      maxPropertyLength: 1_000,
+      maxDistinctIdLength: 200,
+      evaluationCacheMaxBytes: 16 * 1024 * 1024,
     });
     expect(resolveOptions(base).pollingIntervalMs).toBe(30_000);
   });

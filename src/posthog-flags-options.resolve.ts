@@ -43,6 +43,9 @@ export interface ResolvedPostHogFlagsOptions extends Required<
     | 'onlyEvaluateLocally'
     | 'sendFeatureFlagEvents'
     | 'evaluationCacheSize'
+    | 'evaluationCacheMaxBytes'
+    | 'maxPropertyLength'
+    | 'maxDistinctIdLength'
     | 'posthog'
   >
 > {
@@ -102,6 +105,9 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
   const startupTimeoutMs = check.integer('startupTimeoutMs', 0) ?? 5_000;
   const leaderMaxFailures = check.integer('leaderMaxFailures', 1) ?? 3;
   const evaluationCacheSize = check.integer('evaluationCacheSize', 0) ?? 10_000;
+  const evaluationCacheMaxBytes = check.integer('evaluationCacheMaxBytes', 0) ?? 16 * 1024 * 1024;
+  const maxPropertyLength = check.integer('maxPropertyLength', 1) ?? 1_000;
+  const maxDistinctIdLength = check.integer('maxDistinctIdLength', 1) ?? 200;
 
   for (const name of ['distinctId', 'personProperties', 'groups', 'groupProperties'] as const) {
     check.optionalFunction(name);
@@ -180,6 +186,9 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
     onlyEvaluateLocally: raw.onlyEvaluateLocally ?? mode !== 'remote',
     sendFeatureFlagEvents: raw.sendFeatureFlagEvents ?? true,
     evaluationCacheSize,
+    evaluationCacheMaxBytes,
+    maxPropertyLength,
+    maxDistinctIdLength,
     offlineDefinitions,
     metrics: raw.metrics === true ? {} : raw.metrics || undefined,
     posthog: raw.posthog ?? {},

@@ -1,6 +1,9 @@
 import type { Registry } from 'prom-client';
 import type { FetchOutcome, FlagsStatusTracker } from '../flags-status.js';
 
+/** The `flag` label of checks of keys that are not in the definitions. */
+export const UNKNOWN_FLAG_LABEL = '(unknown)';
+
 /**
  * What the module needs of a prom-client `Registry`. Structural on purpose: prom-client is an
  * optional peer, so the emitted .d.ts must not import it (TS2307 in apps without it).
@@ -60,7 +63,7 @@ export async function registerMetrics(
   });
   const evaluations = new prom.Counter({
     name: named('evaluations_total'),
-    help: 'Flag checks by the guard and the service, by flag and result',
+    help: 'Flag checks by the guard and the service, by flag (keys not in the definitions: "(unknown)") and result',
     labelNames: ['flag', 'result'],
     registers,
   });
@@ -71,6 +74,14 @@ export async function registerMetrics(
     collect() {
       const ageMs = status.snapshot().ageMs;
       if (ageMs !== null) this.set(ageMs / 1_000);
+    },
+  });
+  new prom.Gauge({
+    name: named('unsafe_flags'),
+    help: 'Flags denied for everyone because a regex condition could stall the process (ReDoS)',
+    registers,
+    collect() {
+      this.set(status.unsafeFlags.length);
     },
   });
   new prom.Gauge({
@@ -92,7 +103,8 @@ export async function registerMetrics(
         denied: boolean;
       };
       evaluations.inc({
-        flag: flagKey,
+        // Never a label from the request: an attacker asking 20k keys must not make 20k series.
+        flag: status.knownFlagKeys.has(flagKey) ? flagKey : UNKNOWN_FLAG_LABEL,
         result: denied ? 'denied' : enabled ? 'enabled' : 'disabled',
       });
     }
