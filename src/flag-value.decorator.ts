@@ -2,7 +2,6 @@ import {
   createParamDecorator,
   Injectable,
   type ExecutionContext,
-  type OnModuleInit,
   type PipeTransform,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
@@ -35,7 +34,7 @@ const flagParameter = createParamDecorator(
  * for this HTTP request, else evaluated (memoized).
  */
 @Injectable()
-export class FlagParameterPipe implements PipeTransform<FlagParameter>, OnModuleInit {
+export class FlagParameterPipe implements PipeTransform<FlagParameter> {
   private readonly baseGuard: FeatureFlagGuard;
   private appGuard?: FeatureFlagGuard;
 
@@ -46,11 +45,9 @@ export class FlagParameterPipe implements PipeTransform<FlagParameter>, OnModule
     this.baseGuard = new FeatureFlagGuard(gate);
   }
 
-  async onModuleInit(): Promise<void> {
-    this.appGuard = await resolveAppGuard(this.gate, this.moduleRef);
-  }
-
   async transform({ context, key, payload }: FlagParameter): Promise<unknown> {
+    // Resolved on first use, in the module using @FlagValue (where the guard's dependencies are).
+    if (this.gate.configuredGuard) this.appGuard ??= await resolveAppGuard(this.gate, this.moduleRef);
     const guard = this.appGuard ?? (this.gate.observedGuard as FeatureFlagGuard | undefined);
     const snapshot = await (guard ?? this.baseGuard).flagsFor(context, key ? [key] : undefined);
     if (key === undefined) return snapshot;
