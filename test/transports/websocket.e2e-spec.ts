@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import { io, type Socket } from 'socket.io-client';
+import { FeatureFlag, FlagValue } from '../../src/index.js';
+import { flagsApp, FLAG, FREE_USER, GOLD_USER, SEQUENCE_LENGTH, setFlagActive } from './support.js';
+
+@WebSocketGateway()
+class ShippingGateway {
+  @SubscribeMessage('express-quote')
+  @FeatureFlag(FLAG)
+  expressQuote(): string {
+    return 'express: 1 day';
+  }
+
+  @SubscribeMessage('express-offered')
+  expressOffered(@FlagValue(FLAG) offered: boolean): boolean {
+    return offered;
+  }
+}
+
+type Answer = { ack: unknown } | { exception: unknown };
+
+/** One message: the handler's acknowledgement, or the `exception` event Nest emits instead. */
+function ask(socket: Socket, event: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer to ${event}`)), 5_000);
+    const onException = (exception: unknown) => {
+      clearTimeout(timer);
+      resolve({ exception });
+    };
+    socket.once('exception', onException);
+    socket.emit(event, {}, (ack: unknown) => {
+      clearTimeout(timer);
+      socket.off('exception', onException);
+      resolve({ ack });
+    });
+  });
+}
+
+describe('WebSocket (socket.io gateway, real client)', () => {
+  let app: INestApplication;
+  let url: string;
+  const sockets: Socket[] = [];
+
+  async function connect(user: string): Promise<Socket> {
+    const socket = io(url, { auth: { user }, transports: ['websocket'], forceNew: true });
+    sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    return socket;
+  }
+
+  beforeAll(async () => {
+    const moduleRef = await Test.createTestingModule(
+      flagsApp({ providers: [ShippingGateway] }),
+    ).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.listen(0, '127.0.0.1');
+    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.disconnect();
+    await app.close();
+  });
+
+  it(`denies a user whose flag is off on each of ${SEQUENCE_LENGTH} messages on one socket`, async () => {
+    const socket = await connect(FREE_USER);
+    for (let i = 0; i < SEQUENCE_LENGTH; i++) {
+      expect({ message: i, ...(await ask(socket, 'express-quote')) }).toEqual({
+        message: i,
+        exception: { status: 'error', statusCode: 404, message: 'Not Found' },
+      });
+    }
+    expect(await ask(socket, 'express-offered')).toEqual({ ack: false });
+  });
+
+  it(`answers a user whose flag is on, on each of ${SEQUENCE_LENGTH} messages`, async () => {
+    const socket = await connect(GOLD_USER);
+    for (let i = 0; i < SEQUENCE_LENGTH; i++) {
+      expect({ message: i, ...(await ask(socket, 'express-quote')) }).toEqual({
+        message: i,
+        ack: 'express: 1 day',
+      });
+    }
+    expect(await ask(socket, 'express-offered')).toEqual({ ack: true });
+  });
+
+  it('a flag turned off reaches the next message of an already open socket, and back on', async () => {
+    const socket = await connect(GOLD_USER);
+    try {
+      expect(await ask(socket, 'express-quote')).toEqual({ ack: 'express: 1 day' });
+      await setFlagActive(app, false);
+      expect(await ask(socket, 'express-quote')).toMatchObject({ exception: { statusCode: 404 } });
+      expect(await ask(socket, 'express-offered')).toEqual({ ack: false });
+      await setFlagActive(app, true);
+      expect(await ask(socket, 'express-quote')).toEqual({ ack: 'express: 1 day' });
+      expect(await ask(socket, 'express-offered')).toEqual({ ack: true });
+    } finally {
+      await setFlagActive(app, true);
+    }
+  });
+});
