@@ -47,7 +47,8 @@ export class FlagParameterPipe implements PipeTransform<FlagParameter> {
 
   async transform({ context, key, payload }: FlagParameter): Promise<unknown> {
     // Resolved on first use, in the module using @FlagValue (where the guard's dependencies are).
-    if (this.gate.configuredGuard) this.appGuard ??= await resolveAppGuard(this.gate, this.moduleRef);
+    if (this.gate.configuredGuard)
+      this.appGuard ??= await resolveAppGuard(this.gate, this.moduleRef);
     const guard = this.appGuard ?? (this.gate.observedGuard as FeatureFlagGuard | undefined);
     const snapshot = await (guard ?? this.baseGuard).flagsFor(context, key ? [key] : undefined);
     if (key === undefined) return snapshot;

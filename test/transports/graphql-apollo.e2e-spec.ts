@@ -6,13 +6,7 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import type { PostHogFlagsTestingOptions } from '../../src/index.js';
 import { ATTACK, OFFERED_QUERY, outcomeOf, ShippingResolver } from './graphql-resolvers.js';
-import {
-  flagsApp,
-  FREE_USER,
-  GOLD_USER,
-  SEQUENCE_LENGTH,
-  setFlagActive,
-} from './support.js';
+import { flagsApp, FREE_USER, GOLD_USER, SEQUENCE_LENGTH, setFlagActive } from './support.js';
 
 async function startApollo(options: PostHogFlagsTestingOptions = {}): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule(
@@ -49,12 +43,15 @@ describe('GraphQL (Apollo, code-first)', () => {
   ): Promise<ReturnType<typeof outcomeOf>[]> {
     const body =
       operations.length === 1 ? { query: operations[0] } : operations.map((query) => ({ query }));
-    const { body: answer } = await client.post('/graphql').set('x-user', user).send(body).expect(200);
+    const { body: answer } = await client
+      .post('/graphql')
+      .set('x-user', user)
+      .send(body)
+      .expect(200);
     return (Array.isArray(answer) ? answer : [answer]).map(outcomeOf);
   }
   /** Call i of the sequence: one attack operation, every third call all of them batched. */
-  const turn = (i: number) =>
-    i % 3 === 2 ? ATTACK : [ATTACK[i % ATTACK.length]];
+  const turn = (i: number) => (i % 3 === 2 ? ATTACK : [ATTACK[i % ATTACK.length]]);
 
   beforeAll(async () => {
     app = await startApollo();
@@ -64,7 +61,11 @@ describe('GraphQL (Apollo, code-first)', () => {
   it(`denies a user whose flag is off on each of ${SEQUENCE_LENGTH} calls: aliases, batches, repeats`, async () => {
     const client = agent();
     for (let i = 0; i < SEQUENCE_LENGTH; i++) {
-      const outcomes = await call(client, FREE_USER, turn(i).map((op) => op.query));
+      const outcomes = await call(
+        client,
+        FREE_USER,
+        turn(i).map((op) => op.query),
+      );
       turn(i).forEach((op, j) => {
         expect({ call: i, ...outcomes[j] }).toEqual({
           call: i,
@@ -80,7 +81,11 @@ describe('GraphQL (Apollo, code-first)', () => {
   it(`answers a user whose flag is on, on each of ${SEQUENCE_LENGTH} calls`, async () => {
     const client = agent();
     for (let i = 0; i < SEQUENCE_LENGTH; i++) {
-      const outcomes = await call(client, GOLD_USER, turn(i).map((op) => op.query));
+      const outcomes = await call(
+        client,
+        GOLD_USER,
+        turn(i).map((op) => op.query),
+      );
       turn(i).forEach((op, j) => {
         expect({ call: i, ...outcomes[j] }).toEqual({
           call: i,
@@ -95,8 +100,13 @@ describe('GraphQL (Apollo, code-first)', () => {
 
   it('@FlagValue in a resolver reads the caller through the app guard', async () => {
     const offered = async (user: string) =>
-      (await agent().post('/graphql').set('x-user', user).send({ query: OFFERED_QUERY }).expect(200))
-        .body.data.expressOffered;
+      (
+        await agent()
+          .post('/graphql')
+          .set('x-user', user)
+          .send({ query: OFFERED_QUERY })
+          .expect(200)
+      ).body.data.expressOffered;
     expect(await offered(GOLD_USER)).toBe(true);
     expect(await offered(FREE_USER)).toBe(false);
   });
@@ -108,7 +118,10 @@ describe('GraphQL (Apollo, code-first)', () => {
       expect((await call(client, GOLD_USER, aliased))[0].answered).toBe(4);
       await setFlagActive(app, false);
       expect((await call(client, GOLD_USER, aliased))[0]).toMatchObject({ answered: 0, denied: 4 });
-      const { body } = await client.post('/graphql').set('x-user', GOLD_USER).send({ query: OFFERED_QUERY });
+      const { body } = await client
+        .post('/graphql')
+        .set('x-user', GOLD_USER)
+        .send({ query: OFFERED_QUERY });
       expect(body.data.expressOffered).toBe(false);
       await setFlagActive(app, true);
       expect((await call(client, GOLD_USER, aliased))[0].answered).toBe(4);
@@ -135,7 +148,11 @@ describe('GraphQL (Apollo, code-first)', () => {
       const forbidden = (await ask(forbidding)).body;
       expect(outcomeOf(forbidden)).toMatchObject({ answered: 0, denied: 4, codes: ['FORBIDDEN'] });
       const upgrade = (await ask(custom)).body;
-      expect(outcomeOf(upgrade)).toMatchObject({ answered: 0, denied: 4, codes: ['UPGRADE_REQUIRED'] });
+      expect(outcomeOf(upgrade)).toMatchObject({
+        answered: 0,
+        denied: 4,
+        codes: ['UPGRADE_REQUIRED'],
+      });
       expect(upgrade.errors[0].message).toBe('express-shipping is not on your plan');
       expect(upgrade.errors[0].extensions.transport).toBe('graphql');
     } finally {

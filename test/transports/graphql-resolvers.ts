@@ -45,7 +45,8 @@ export class ShippingResolver {
 
 /** What an attacker whose flag is off tries: aliases, a gated field under an open one, a mutation. */
 export const ALIASED_QUERY = '{ a: expressQuote b: expressQuote c: expressQuote d: expressQuote }';
-export const FIELD_QUERY = '{ shipment { mode expressUpgrade } again: shipment { expressUpgrade } }';
+export const FIELD_QUERY =
+  '{ shipment { mode expressUpgrade } again: shipment { expressUpgrade } }';
 export const MUTATION = 'mutation { x: bookExpress y: bookExpress }';
 export const OFFERED_QUERY = '{ expressOffered }';
 
@@ -58,7 +59,9 @@ export interface GraphQLOutcome {
 }
 
 export function outcomeOf(response: { data?: any; errors?: any[] }): GraphQLOutcome {
-  const answered = JSON.stringify(response.data ?? {}).match(/express: 1 day|upgrade to express|booked/g);
+  const answered = JSON.stringify(response.data ?? {}).match(
+    /express: 1 day|upgrade to express|booked/g,
+  );
   const errors = response.errors ?? [];
   return {
     answered: answered?.length ?? 0,
