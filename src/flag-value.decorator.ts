@@ -5,7 +5,6 @@ import {
   type PipeTransform,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
 import { FeatureFlagGuard } from './feature-flag.guard.js';
 import { resolveAppGuard } from './gate/app-guard.js';
 import { FeatureFlagGate } from './gate/feature-flag-gate.js';

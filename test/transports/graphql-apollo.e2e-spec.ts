@@ -1,9 +1,10 @@
+import { describe } from '@jest/globals';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { type INestApplication } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
 import { Test } from '@nestjs/testing';
 import type { PostHogFlagsTestingOptions } from '../../src/index.js';
-import { describeGraphQLGating } from './graphql-contract.js';
+import { itGatesGraphQL } from './graphql-contract.js';
 import { ShippingResolver } from './graphql-resolvers.js';
 import { flagsApp } from './support.js';
 
@@ -31,4 +32,6 @@ async function startApollo(options: PostHogFlagsTestingOptions = {}): Promise<IN
   return app;
 }
 
-describeGraphQLGating('GraphQL (Apollo, code-first)', startApollo);
+describe('GraphQL (Apollo, code-first)', () => {
+  itGatesGraphQL(startApollo);
+});

@@ -1,10 +1,11 @@
+import { describe } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { PostHogFlagsTestingOptions } from '../../src/index.js';
-import { describeGraphQLGating } from './graphql-contract.js';
+import { itGatesGraphQL } from './graphql-contract.js';
 import { ShippingResolver } from './graphql-resolvers.js';
 import { flagsApp } from './support.js';
 
@@ -33,4 +34,6 @@ async function startMercurius(options: PostHogFlagsTestingOptions = {}): Promise
   return app;
 }
 
-describeGraphQLGating('GraphQL (Mercurius on Fastify, code-first)', startMercurius);
+describe('GraphQL (Mercurius on Fastify, code-first)', () => {
+  itGatesGraphQL(startMercurius);
+});

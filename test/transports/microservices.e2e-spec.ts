@@ -33,13 +33,13 @@ type Answer = { reply: unknown } | { error: unknown };
 interface TransportCase {
   name: string;
   /** The server and client options, and how to stop what the transport needed. */
-  setUp(): Promise<{ options: MicroserviceOptions; stop(): Promise<void> }>;
+  setUp: () => Promise<{ options: MicroserviceOptions; stop: () => Promise<void> }>;
 }
 
 const TRANSPORTS: TransportCase[] = [
   {
     name: 'TCP',
-    async setUp() {
+    setUp: async () => {
       const port = await freePort();
       return {
         options: { transport: Transport.TCP, options: { host: '127.0.0.1', port } },
@@ -49,7 +49,7 @@ const TRANSPORTS: TransportCase[] = [
   },
   {
     name: 'Redis',
-    async setUp() {
+    setUp: async () => {
       const redis = await RedisServer.start();
       return {
         options: { transport: Transport.REDIS, options: { host: redis.host, port: redis.port } },
