@@ -5,6 +5,7 @@ import {
   HttpException,
   Injectable,
   UseGuards,
+  type ExecutionContext,
   type INestApplication,
   type Provider,
   type Type,
@@ -23,6 +24,14 @@ import { CallerFlagGuard, flagsApp, FLAG, FREE_USER, GOLD_USER } from './transpo
 class AppFlagGuard extends CallerFlagGuard {
   protected override onDenied(): never {
     throw new HttpException('denied by the app guard', 451);
+  }
+}
+
+/** Lets internal callers through ungated; the base guard must not decide for them instead. */
+@Injectable()
+class SkippingFlagGuard extends AppFlagGuard {
+  protected override shouldSkip(context: ExecutionContext): boolean {
+    return context.switchToHttp().getRequest().headers['x-internal'] === 'yes';
   }
 }
 
@@ -137,3 +146,44 @@ describe.each(LAYOUTS)('guard installed by $name', ({ path, controller, provider
     }
   });
 });
+
+describe.each([
+  {
+    name: 'guard option',
+    path: '/option',
+    controller: OptionController,
+    options: { guard: SkippingFlagGuard },
+  },
+  {
+    name: 'APP_GUARD',
+    path: '/global',
+    controller: GlobalController,
+    providers: [{ provide: APP_GUARD, useClass: SkippingFlagGuard }],
+  },
+] as Layout[])(
+  'shouldSkip with the guard installed by $name',
+  ({ path, controller, providers, options }) => {
+    let app: INestApplication;
+
+    afterAll(async () => app?.close());
+
+    it('lets a skipped call through ungated, and gates the rest', async () => {
+      const moduleRef = await Test.createTestingModule(
+        flagsApp(
+          { controllers: [controller], providers: providers ?? [] },
+          { guard: undefined, ...options },
+        ),
+      ).compile();
+      app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+      const http = () => request(app.getHttpServer());
+      await http()
+        .get(path)
+        .set('x-user', FREE_USER)
+        .set('x-internal', 'yes')
+        .expect(200, { on: false });
+      await http().get(path).set('x-user', FREE_USER).expect(451);
+      await http().get(path).set('x-user', GOLD_USER).expect(200, { on: true });
+    });
+  },
+);
