@@ -20,10 +20,10 @@ export class FeatureFlagGuard implements CanActivate {
   constructor(protected readonly gate: FeatureFlagGate) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    if (this.constructor !== FeatureFlagGuard) this.gate.observe(this);
+    const type = context.getType<string>();
+    if (this.constructor !== FeatureFlagGuard) this.gate.observe(type, this);
     const route = this.gate.requirementsOf(context);
     if (route.requirements.length === 0) return true;
-    const type = context.getType<string>();
     const request = this.getRequest(context);
     // Class- and handler-level @FeatureFlag (or an app-wide guard too) share one decision per call.
     if (this.passedBefore(type, request, context)) return true;

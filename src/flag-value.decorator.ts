@@ -48,7 +48,9 @@ export class FlagParameterPipe implements PipeTransform<FlagParameter> {
     // Resolved on first use, in the module using @FlagValue (where the guard's dependencies are).
     if (this.gate.configuredGuard)
       this.appGuard ??= await resolveAppGuard(this.gate, this.moduleRef);
-    const guard = this.appGuard ?? (this.gate.observedGuard as FeatureFlagGuard | undefined);
+    const guard =
+      this.appGuard ??
+      (this.gate.observedGuard(context.getType<string>()) as FeatureFlagGuard | undefined);
     const snapshot = await (guard ?? this.baseGuard).flagsFor(context, key ? [key] : undefined);
     if (key === undefined) return snapshot;
     if (!snapshot) return payload ? undefined : false;

@@ -29,7 +29,8 @@ export class FeatureFlagGate {
   private readonly routes = new WeakMap<Function, WeakMap<Function, RouteRequirements>>();
   /** Calls (one ExecutionContext each) a guard already let through: later guards of it pass. */
   private readonly passedCalls = new WeakSet<ExecutionContext>();
-  private observed?: object;
+  /** Per context type: an app may gate sockets and messages with different subclasses. */
+  private readonly observed: Record<string, object | undefined> = {};
 
   constructor(
     private readonly reflector: Reflector,
@@ -118,12 +119,15 @@ export class FeatureFlagGate {
     return this.passedCalls.has(context);
   }
 
-  /** The first subclass seen deciding: `@FlagValue()` uses its hooks when no `guard` option names one. */
-  observe(guard: object): void {
-    this.observed ??= guard;
+  /**
+   * Notes the first subclass seen deciding on this context type: `@FlagValue()` there uses its hooks
+   * when no `guard` option names one.
+   */
+  observe(type: string, guard: object): void {
+    this.observed[type] ??= guard;
   }
 
-  get observedGuard(): object | undefined {
-    return this.observed;
+  observedGuard(type: string): object | undefined {
+    return this.observed[type];
   }
 }

@@ -1,10 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
+import { UseGuards, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { io, type Socket } from 'socket.io-client';
 import { FeatureFlag, FlagValue } from '../../src/index.js';
-import { flagsApp, FLAG, FREE_USER, GOLD_USER, SEQUENCE_LENGTH, setFlagActive } from './support.js';
+import {
+  CallerFlagGuard,
+  flagsApp,
+  FLAG,
+  FREE_USER,
+  GOLD_USER,
+  SEQUENCE_LENGTH,
+  setFlagActive,
+} from './support.js';
 
 @WebSocketGateway()
 class ShippingGateway {
@@ -19,6 +27,11 @@ class ShippingGateway {
     return offered;
   }
 }
+
+/** The same gateway guarded the other way: its own `@UseGuards()`, no `guard` option. */
+@WebSocketGateway()
+@UseGuards(CallerFlagGuard)
+class GuardedShippingGateway extends ShippingGateway {}
 
 type Answer = { ack: unknown } | { exception: unknown };
 
@@ -39,7 +52,10 @@ function ask(socket: Socket, event: string): Promise<Answer> {
   });
 }
 
-describe('WebSocket (socket.io gateway, real client)', () => {
+describe.each([
+  { layout: 'the guard option', gateway: ShippingGateway, guard: CallerFlagGuard },
+  { layout: "the gateway's @UseGuards", gateway: GuardedShippingGateway, guard: undefined },
+])('WebSocket (socket.io gateway, real client), guard by $layout', ({ gateway, guard }) => {
   let app: INestApplication;
   let url: string;
   const sockets: Socket[] = [];
@@ -56,7 +72,7 @@ describe('WebSocket (socket.io gateway, real client)', () => {
 
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule(
-      flagsApp({ providers: [ShippingGateway] }),
+      flagsApp({ providers: [gateway] }, { guard }),
     ).compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.listen(0, '127.0.0.1');
