@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { UseGuards, type INestApplication } from '@nestjs/common';
+import { UseGuards, type INestApplication, type Provider, type Type } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { io, type Socket } from 'socket.io-client';
@@ -55,68 +56,84 @@ function ask(socket: Socket, event: string): Promise<Answer> {
 describe.each([
   { layout: 'the guard option', gateway: ShippingGateway, guard: CallerFlagGuard },
   { layout: "the gateway's @UseGuards", gateway: GuardedShippingGateway, guard: undefined },
-])('WebSocket (socket.io gateway, real client), guard by $layout', ({ gateway, guard }) => {
-  let app: INestApplication;
-  let url: string;
-  const sockets: Socket[] = [];
+  {
+    layout: 'APP_GUARD',
+    gateway: ShippingGateway,
+    guard: undefined,
+    providers: [{ provide: APP_GUARD, useClass: CallerFlagGuard }],
+  },
+] as Array<{
+  layout: string;
+  gateway: Type;
+  guard?: Type<CallerFlagGuard>;
+  providers?: Provider[];
+}>)(
+  'WebSocket (socket.io gateway, real client), guard by $layout',
+  ({ gateway, guard, providers }) => {
+    let app: INestApplication;
+    let url: string;
+    const sockets: Socket[] = [];
 
-  async function connect(user: string): Promise<Socket> {
-    const socket = io(url, { auth: { user }, transports: ['websocket'], forceNew: true });
-    sockets.push(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
+    async function connect(user: string): Promise<Socket> {
+      const socket = io(url, { auth: { user }, transports: ['websocket'], forceNew: true });
+      sockets.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      return socket;
+    }
+
+    beforeAll(async () => {
+      const moduleRef = await Test.createTestingModule(
+        flagsApp({ providers: [gateway, ...(providers ?? [])] }, { guard }),
+      ).compile();
+      app = moduleRef.createNestApplication({ logger: false });
+      await app.listen(0, '127.0.0.1');
+      url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     });
-    return socket;
-  }
+    afterAll(async () => {
+      for (const socket of sockets) socket.disconnect();
+      await app.close();
+    });
 
-  beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule(
-      flagsApp({ providers: [gateway] }, { guard }),
-    ).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.listen(0, '127.0.0.1');
-    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  });
-  afterAll(async () => {
-    for (const socket of sockets) socket.disconnect();
-    await app.close();
-  });
-
-  it(`denies a user whose flag is off on each of ${SEQUENCE_LENGTH} messages on one socket`, async () => {
-    const socket = await connect(FREE_USER);
-    for (let i = 0; i < SEQUENCE_LENGTH; i++) {
-      expect({ message: i, ...(await ask(socket, 'express-quote')) }).toEqual({
-        message: i,
-        exception: { status: 'error', statusCode: 404, message: 'Not Found' },
-      });
-    }
-    expect(await ask(socket, 'express-offered')).toEqual({ ack: false });
-  });
-
-  it(`answers a user whose flag is on, on each of ${SEQUENCE_LENGTH} messages`, async () => {
-    const socket = await connect(GOLD_USER);
-    for (let i = 0; i < SEQUENCE_LENGTH; i++) {
-      expect({ message: i, ...(await ask(socket, 'express-quote')) }).toEqual({
-        message: i,
-        ack: 'express: 1 day',
-      });
-    }
-    expect(await ask(socket, 'express-offered')).toEqual({ ack: true });
-  });
-
-  it('a flag turned off reaches the next message of an already open socket, and back on', async () => {
-    const socket = await connect(GOLD_USER);
-    try {
-      expect(await ask(socket, 'express-quote')).toEqual({ ack: 'express: 1 day' });
-      await setFlagActive(app, false);
-      expect(await ask(socket, 'express-quote')).toMatchObject({ exception: { statusCode: 404 } });
+    it(`denies a user whose flag is off on each of ${SEQUENCE_LENGTH} messages on one socket`, async () => {
+      const socket = await connect(FREE_USER);
+      for (let i = 0; i < SEQUENCE_LENGTH; i++) {
+        expect({ message: i, ...(await ask(socket, 'express-quote')) }).toEqual({
+          message: i,
+          exception: { status: 'error', statusCode: 404, message: 'Not Found' },
+        });
+      }
       expect(await ask(socket, 'express-offered')).toEqual({ ack: false });
-      await setFlagActive(app, true);
-      expect(await ask(socket, 'express-quote')).toEqual({ ack: 'express: 1 day' });
+    });
+
+    it(`answers a user whose flag is on, on each of ${SEQUENCE_LENGTH} messages`, async () => {
+      const socket = await connect(GOLD_USER);
+      for (let i = 0; i < SEQUENCE_LENGTH; i++) {
+        expect({ message: i, ...(await ask(socket, 'express-quote')) }).toEqual({
+          message: i,
+          ack: 'express: 1 day',
+        });
+      }
       expect(await ask(socket, 'express-offered')).toEqual({ ack: true });
-    } finally {
-      await setFlagActive(app, true);
-    }
-  });
-});
+    });
+
+    it('a flag turned off reaches the next message of an already open socket, and back on', async () => {
+      const socket = await connect(GOLD_USER);
+      try {
+        expect(await ask(socket, 'express-quote')).toEqual({ ack: 'express: 1 day' });
+        await setFlagActive(app, false);
+        expect(await ask(socket, 'express-quote')).toMatchObject({
+          exception: { statusCode: 404 },
+        });
+        expect(await ask(socket, 'express-offered')).toEqual({ ack: false });
+        await setFlagActive(app, true);
+        expect(await ask(socket, 'express-quote')).toEqual({ ack: 'express: 1 day' });
+        expect(await ask(socket, 'express-offered')).toEqual({ ack: true });
+      } finally {
+        await setFlagActive(app, true);
+      }
+    });
+  },
+);
