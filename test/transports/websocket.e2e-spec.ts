@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { UseGuards, type INestApplication, type Provider, type Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import { SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
 import { io, type Socket } from 'socket.io-client';
-import { FeatureFlag, FlagValue } from '../../src/index.js';
+import { FeatureFlag, FlagValue, type PostHogFlagsTestingOptions } from '../../src/index.js';
 import {
   CallerFlagGuard,
   flagsApp,
@@ -137,3 +137,50 @@ describe.each([
     });
   },
 );
+
+describe('WebSocket denial shapes', () => {
+  const started: INestApplication[] = [];
+  const sockets: Socket[] = [];
+
+  async function firstDenial(options: PostHogFlagsTestingOptions): Promise<Answer> {
+    const moduleRef = await Test.createTestingModule(
+      flagsApp({ providers: [ShippingGateway] }, options),
+    ).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    started.push(app);
+    await app.listen(0, '127.0.0.1');
+    const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    const socket = io(url, {
+      auth: { user: FREE_USER },
+      transports: ['websocket'],
+      forceNew: true,
+    });
+    sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    return ask(socket, 'express-quote');
+  }
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.disconnect();
+    for (const app of started) await app.close();
+  });
+
+  it('deniedStatus 403 reaches the client as a 403 exception event', async () => {
+    expect(await firstDenial({ deniedStatus: 403 })).toEqual({
+      exception: { status: 'error', statusCode: 403, message: 'Forbidden' },
+    });
+  });
+
+  it('a deniedStatus factory overrides the shape', async () => {
+    const answer = await firstDenial({
+      deniedStatus: ({ flagKey, transport }) =>
+        new WsException({ status: 'error', message: `${flagKey} needs gold`, transport }),
+    });
+    expect(answer).toEqual({
+      exception: { status: 'error', message: 'express-shipping needs gold', transport: 'ws' },
+    });
+  });
+});
