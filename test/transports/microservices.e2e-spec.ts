@@ -3,13 +3,14 @@ import { Controller, type INestMicroservice } from '@nestjs/common';
 import {
   ClientProxyFactory,
   MessagePattern,
+  RpcException,
   Transport,
   type ClientProxy,
   type MicroserviceOptions,
 } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
-import { FeatureFlag, FlagValue } from '../../src/index.js';
+import { FeatureFlag, FlagValue, type PostHogFlagsTestingOptions } from '../../src/index.js';
 import { freePort } from '../support/free-port.js';
 import { RedisServer } from '../support/redis-server.js';
 import { flagsApp, FLAG, FREE_USER, GOLD_USER, SEQUENCE_LENGTH, setFlagActive } from './support.js';
@@ -120,5 +121,58 @@ describe.each(TRANSPORTS)('microservice over $name, real ClientProxy', ({ setUp 
     } finally {
       await setFlagActive(service, true);
     }
+  });
+});
+
+describe('microservice denial shapes (TCP)', () => {
+  const started: Array<{ service: INestMicroservice; client: ClientProxy }> = [];
+
+  async function firstDenial(options: PostHogFlagsTestingOptions): Promise<unknown> {
+    const transport: MicroserviceOptions = {
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port: await freePort() },
+    };
+    const moduleRef = await Test.createTestingModule(
+      flagsApp({ controllers: [ShippingMessages] }, options),
+    ).compile();
+    const service = moduleRef.createNestMicroservice<MicroserviceOptions>({
+      ...transport,
+      logger: false,
+    });
+    await service.listen();
+    const client = ClientProxyFactory.create(
+      transport as Parameters<typeof ClientProxyFactory.create>[0],
+    );
+    started.push({ service, client });
+    return firstValueFrom(client.send('express-quote', { user: FREE_USER })).catch(
+      (error: unknown) => error,
+    );
+  }
+
+  afterAll(async () => {
+    for (const { service, client } of started) {
+      await client.close();
+      await service.close();
+    }
+  });
+
+  it('deniedStatus 403 reaches the client as a 403 error', async () => {
+    expect(await firstDenial({ deniedStatus: 403 })).toEqual({
+      status: 'error',
+      statusCode: 403,
+      message: 'Forbidden',
+    });
+  });
+
+  it('a deniedStatus factory overrides the shape', async () => {
+    const denial = await firstDenial({
+      deniedStatus: ({ flagKey, transport }) =>
+        new RpcException({ code: 'UPGRADE_REQUIRED', flagKey, transport }),
+    });
+    expect(denial).toEqual({
+      code: 'UPGRADE_REQUIRED',
+      flagKey: 'express-shipping',
+      transport: 'rpc',
+    });
   });
 });
