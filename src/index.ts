@@ -21,6 +21,7 @@ export {
   type FeatureFlagRequirement,
 } from './feature-flag.decorator.js';
 export { FeatureFlagGuard } from './feature-flag.guard.js';
+export { FeatureFlagGate } from './gate/feature-flag-gate.js';
 export { FlagValue, Flags, type FlagValueOptions } from './flag-value.decorator.js';
 export { FeatureFlagsService } from './posthog-flags.service.js';
 export { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';

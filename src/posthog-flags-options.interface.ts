@@ -1,6 +1,7 @@
-import type { HttpException } from '@nestjs/common';
+import type { HttpException, Type } from '@nestjs/common';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { PostHogOptions } from 'posthog-node';
+import type { FeatureFlagGuard } from './feature-flag.guard.js';
 import type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
 
 /** Flag definitions as PostHog's `/flags/definitions` returns them. */
@@ -37,6 +38,8 @@ export interface FeatureFlagDenial {
   flagKey: string;
   distinctId: string | undefined;
   request: unknown;
+  /** The context type: `http`, `graphql`, `ws`, `rpc`. */
+  transport?: string;
 }
 
 /** Options of `PostHogFlagsModule.forRoot()` / `forRootAsync()`. */
@@ -79,6 +82,12 @@ export interface PostHogFlagsModuleOptions {
   anonymousDistinctId?: string;
   /** Status of a denied request (404 default, 403), or a factory of the exception to throw. */
   deniedStatus?: 404 | 403 | ((denial: FeatureFlagDenial) => HttpException | Error);
+  /**
+   * The app's `FeatureFlagGuard` subclass: every `@FeatureFlag()` runs it, and `@FlagValue()` /
+   * `@Flags()` find the caller through its hooks. Created like a `@UseGuards()` guard in each module
+   * using it (its dependencies resolve there), or taken from the providers if registered as one.
+   */
+  guard?: Type<FeatureFlagGuard>;
   /** The guard and the service never call PostHog per request. Default true when local evaluation is on. */
   onlyEvaluateLocally?: boolean;
   /** Send `$feature_flag_called` exposure events (first read per user and value). Default true. */

@@ -117,6 +117,11 @@ describe('resolveOptions', () => {
     ],
     ['deniedStatus 500', { deniedStatus: 500 }, /deniedStatus must be 404, 403 or a function/],
     [
+      'guard not a guard class',
+      { guard: class NotAGuard {} },
+      /guard must be a class extending FeatureFlagGuard/,
+    ],
+    [
       'onlyEvaluateLocally string',
       { onlyEvaluateLocally: 'yes' },
       /onlyEvaluateLocally must be a boolean/,

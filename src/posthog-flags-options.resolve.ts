@@ -49,6 +49,7 @@ export interface ResolvedPostHogFlagsOptions extends Required<
     | 'posthog'
   >
 > {
+  guard?: PostHogFlagsModuleOptions['guard'];
   mode: FlagsMode;
   metrics?: PostHogFlagsMetricsOptions;
   secretKey?: string;
@@ -125,6 +126,9 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
       `deniedStatus must be 404, 403 or a function returning an exception (got ${describe(raw.deniedStatus)})`,
     );
   }
+  if (raw.guard !== undefined && typeof raw.guard?.prototype?.canActivate !== 'function') {
+    problems.push(`guard must be a class extending FeatureFlagGuard (got ${describe(raw.guard)})`);
+  }
   check.optionalBoolean('onlyEvaluateLocally');
   check.optionalBoolean('sendFeatureFlagEvents');
   if (
@@ -192,6 +196,7 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
     offlineDefinitions,
     metrics: raw.metrics === true ? {} : raw.metrics || undefined,
     posthog: raw.posthog ?? {},
+    guard: raw.guard,
   };
 }
 

@@ -7,8 +7,9 @@ import type { ResolvedPostHogFlagsOptions } from './posthog-flags-options.resolv
 
 /** What the guard (or an on-demand read) left on a request. */
 export interface RequestFlags {
-  snapshot: FeatureFlagsSnapshot;
-  /** The handler the guard decided for, so a second guard instance on the route is a no-op. */
+  /** Absent when a guard's `shouldSkip` let the request through unevaluated. */
+  snapshot?: FeatureFlagsSnapshot;
+  /** The handler a guard let this HTTP request through to (only a pass is remembered). */
   decidedFor?: Function;
 }
 
