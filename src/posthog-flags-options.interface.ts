@@ -2,6 +2,7 @@ import type { HttpException } from '@nestjs/common';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { PostHogOptions } from 'posthog-node';
 import type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
+import type { PostHogFlagsOpenTelemetryOptions } from './metrics/posthog-flags.otel-metrics.js';
 
 /** Flag definitions as PostHog's `/flags/definitions` returns them. */
 export interface FlagDefinitions {
@@ -91,6 +92,8 @@ export interface PostHogFlagsModuleOptions {
   definitionsFile?: string;
   /** Prometheus metrics through prom-client (an optional peer): `true`, or `{ registry, prefix }`. Default off. */
   metrics?: boolean | PostHogFlagsMetricsOptions;
+  /** OpenTelemetry metrics through `@opentelemetry/api` (an optional peer): `true`, or `{ meter }`. Default off. */
+  openTelemetry?: boolean | PostHogFlagsOpenTelemetryOptions;
   /** Pass-through `posthog-node` options. */
   posthog?: Partial<PostHogOptions>;
 }

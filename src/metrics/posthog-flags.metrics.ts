@@ -81,6 +81,22 @@ export async function registerMetrics(
       this.set(status.role === 'leader' ? 1 : 0);
     },
   });
+  new prom.Gauge({
+    name: named('redis_up'),
+    help: '1 while Redis answers, 0 while this process polls PostHog alone (absent without Redis)',
+    registers,
+    collect() {
+      if (status.redis !== 'none') this.set(status.redis === 'ready' ? 1 : 0);
+    },
+  });
+  new prom.Gauge({
+    name: named('quota_limited'),
+    help: '1 while PostHog reports the project over its feature flag quota (402)',
+    registers,
+    collect() {
+      this.set(status.quotaLimited ? 1 : 0);
+    },
+  });
   const unsubscribe = status.onEvent((event, value) => {
     if (event === 'fetch') fetches.inc({ outcome: String(value as FetchOutcome) });
     else if (event === 'lease') lease.inc({ event: value as string });
