@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
+import { metrics } from '@opentelemetry/api';
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -244,4 +245,42 @@ describe('metrics: Prometheus and OpenTelemetry, dashboards and alert rules', ()
     expect(problems).toEqual([]);
     expect(exported.size).toBeGreaterThanOrEqual(8);
   }); // prettier-ignore
+});
+
+describe('openTelemetry: true', () => {
+  it("records on the global meter provider's meter when no meter is given", async () => {
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+    const provider = new MeterProvider({ readers: [reader] });
+    metrics.setGlobalMeterProvider(provider);
+    const app = await createApp(
+      {
+        projectApiKey: 'phc_otel_global',
+        definitionsFile: 'test/app/flags.json',
+        openTelemetry: true,
+      },
+      'express',
+      { logger: false },
+    );
+    try {
+      await app.init();
+      await request(app.getHttpServer()).get('/checkout').set('authorization', 'Bearer alice');
+      await request(app.getHttpServer()).get('/checkout');
+      const otel = await otelSnapshot(reader, exporter);
+      const evaluations = relabel(otel.get('posthog.flags.evaluations'), {
+        'feature_flag.key': 'flag',
+        result: 'result',
+      });
+      const total = Object.values(evaluations).reduce((sum, n) => sum + n, 0);
+      expect(total).toBeGreaterThanOrEqual(1);
+      expect(Object.keys(evaluations).every((key) => key.includes('"flag":"new-checkout"'))).toBe(
+        true,
+      );
+      expect(otel.get('posthog.flags.role')?.get('{"role":"offline"}')).toBe(1);
+    } finally {
+      await app.close();
+      metrics.disable();
+      await provider.shutdown();
+    }
+  });
 });
