@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { PostHogFlagsModuleOptions } from '../src/index.js';
-import { flagsAclRule } from './support/acl.js';
+import { FLAGS_ACL_ADDITIONS, flagsAclRule } from './support/acl.js';
 import { FakePostHog, booleanFlag } from './support/fake-posthog.js';
 import { RedisServer, sleep } from './support/redis-server.js';
 import { WorkerProcess } from './support/worker-process.js';
@@ -75,6 +75,9 @@ describe('a fleet under the README ACL (no NOPERM)', () => {
     const readme = readFileSync('README.md', 'utf8');
     const shown = readme.split('\n').filter((line) => line.startsWith('ACL SETUSER '));
     expect(shown).toEqual([`ACL SETUSER ${USER} on >••••••• ${flagsAclRule()}`]);
+    for (const addition of Object.values(FLAGS_ACL_ADDITIONS)) {
+      expect(readme).toContain(`| \`${addition.replaceAll('|', '\\|')}\` |`);
+    }
   });
 
   it('elects one leader; the others follow', async () => {

@@ -49,8 +49,8 @@ export function flagsAclRule({ keyPrefix = 'posthog:flags', fingerprint }: Flags
  */
 export const FLAGS_ACL_ADDITIONS = {
   'Redis ≥ 7.2 (ioredis and node-redis send CLIENT SETINFO on connect)': '+client|setinfo',
-  'Redis Cluster (ioredis reads the slot map, node-redis too)':
-    '+cluster|slots +cluster|shards +cluster|info',
+  'Redis Cluster (ioredis reads the slot map, names its connections)':
+    '+cluster|slots +cluster|info +client|setname',
   'node-redis (HELLO on connect; CLIENT SETNAME with `name`)': '+hello +client|setname',
   'a database other than 0 in the URL': '+select',
 } as const;
