@@ -6,13 +6,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { execFileSync } from 'node:child_process';
 import request from 'supertest';
+import { cacheKeys, projectFingerprint } from '../src/cache/cache-keys.js';
 import { FeatureFlagsService, type PostHogFlagsModuleOptions } from '../src/index.js';
 import { createApp } from './app/create-app.js';
 import { FLAGS_ACL_ADDITIONS, flagsAclRule } from './support/acl.js';
 import { FakePostHog, booleanFlag } from './support/fake-posthog.js';
 import { RedisClusterServers } from './support/redis-cluster.js';
-import { sleep } from './support/redis-server.js';
+import { RedisServer, sleep } from './support/redis-server.js';
 import { RedisSentinelServers } from './support/redis-sentinel.js';
 
 const USER = 'posthog-flags';
@@ -77,7 +79,22 @@ const checkoutStatus = async (app: INestApplication) =>
   (await request(app.getHttpServer()).get('/checkout').set('authorization', 'Bearer ann')).status;
 
 /** A leader and a follower: roles, a change carried by the notice, a graceful close of both. */
-async function runPair(fake: FakePostHog, redis: PostHogFlagsModuleOptions['redis']) {
+/** Subscribers of the project's change channel over `ports` (per node in a Cluster: summed). */
+async function subscribers(ports: number[], channel: string): Promise<number> {
+  let total = 0;
+  for (const port of ports) {
+    const reply = await withAdmin(port, (admin) => admin.call('PUBSUB', 'NUMSUB', channel));
+    total += Number((reply as [string, number])[1]);
+  }
+  return total;
+}
+
+async function runPair(
+  fake: FakePostHog,
+  ports: number[],
+  redis: PostHogFlagsModuleOptions['redis'],
+  extra: Partial<PostHogFlagsModuleOptions> = {},
+) {
   fake.setDefinitions(checkout(0));
   const options: PostHogFlagsModuleOptions = {
     projectApiKey: fake.projectApiKey,
@@ -85,11 +102,18 @@ async function runPair(fake: FakePostHog, redis: PostHogFlagsModuleOptions['redi
     host: fake.url,
     redis,
     pollingIntervalMs: 200,
+    ...extra,
   };
   const leader = await startApp(options);
   const follower = await startApp({ ...options, pollingIntervalMs: 10_000, leaseTtlMs: 60_000 });
   try {
     const statuses = [leader, follower].map((app) => app.get(FeatureFlagsService).status());
+    // The follower polls rarely: the change must come by the notice, so wait for both listeners.
+    const channel = cacheKeys(
+      options.keyPrefix ?? 'posthog:flags',
+      fake.projectApiKey,
+    ).changedChannel;
+    await until(async () => (await subscribers(ports, channel)) >= 2, 'both subscribed');
     fake.setDefinitions(checkout(100));
     await until(async () => (await checkoutStatus(follower)) === 200, 'the change at the follower');
     return statuses;
@@ -125,7 +149,7 @@ describe('the ACL on Redis Cluster and Sentinel', () => {
 
     it('works under the base rule plus the Cluster addition, with no ACL LOG entry on any node', async () => {
       await createUser(ports, `${flagsAclRule()} ${CLUSTER_ADDITION}`);
-      const statuses = await runPair(fake, redis());
+      const statuses = await runPair(fake, ports, redis());
       expect(statuses.map((s) => `${s.role} ${s.redis} ${s.ready}`)).toEqual([
         'leader ready true',
         'follower ready true',
@@ -164,7 +188,7 @@ describe('the ACL on Redis Cluster and Sentinel', () => {
     it('needs nothing beyond the base rule on the data nodes', async () => {
       const ports = [sentinel.master.port, sentinel.replica.port];
       await createUser(ports, flagsAclRule());
-      const statuses = await runPair(fake, {
+      const statuses = await runPair(fake, ports, {
         sentinels: sentinel.sentinels,
         name: sentinel.masterName,
         username: USER,
@@ -175,6 +199,53 @@ describe('the ACL on Redis Cluster and Sentinel', () => {
         'follower ready true',
       ]);
       expect(await aclLog(ports)).toEqual([]);
+    });
+  });
+
+  describe('one project only, with a custom keyPrefix', () => {
+    let server: RedisServer;
+    beforeAll(async () => {
+      server = await RedisServer.start();
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it("the README's shell recipe gives the module's fingerprint", () => {
+      const shell = execFileSync('sh', ['-c', 'printf %s "$KEY" | sha256sum | cut -c1-16'], {
+        env: { ...process.env, KEY: fake.projectApiKey },
+      });
+      expect(shell.toString().trim()).toBe(projectFingerprint(fake.projectApiKey));
+    });
+
+    it('works confined to ~<keyPrefix>:{<fingerprint>}:*, and the user sees no other project', async () => {
+      const fingerprint = projectFingerprint(fake.projectApiKey);
+      const rule = flagsAclRule({ keyPrefix: 'myapp:ff', fingerprint });
+      expect(rule).toContain(
+        `~myapp:ff:{${fingerprint}}:* resetchannels &myapp:ff:{${fingerprint}}:*`,
+      );
+      await createUser([server.port], rule);
+      const statuses = await runPair(
+        fake,
+        [server.port],
+        `redis://${USER}:${PASSWORD}@127.0.0.1:${server.port}`,
+        {
+          keyPrefix: 'myapp:ff',
+        },
+      );
+      expect(statuses.map((s) => `${s.role} ${s.redis} ${s.ready}`)).toEqual([
+        'leader ready true',
+        'follower ready true',
+      ]);
+      expect(await aclLog([server.port])).toEqual([]);
+      const user = new Redis({ port: server.port, username: USER, password: PASSWORD });
+      try {
+        const other = projectFingerprint('phc_another_project');
+        await expect(user.hmget(`myapp:ff:{${other}}:meta`, 'h')).rejects.toThrow(/NOPERM/);
+        expect(await user.hmget(`myapp:ff:{${fingerprint}}:meta`, 'h')).toHaveLength(1);
+      } finally {
+        user.disconnect();
+      }
     });
   });
 });
