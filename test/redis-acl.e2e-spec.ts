@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { cacheKeys } from '../src/cache/cache-keys.js';
 import type { PostHogFlagsModuleOptions } from '../src/index.js';
 import { FLAGS_ACL_ADDITIONS, flagsAclRule } from './support/acl.js';
 import { FakePostHog, booleanFlag } from './support/fake-posthog.js';
@@ -90,6 +91,12 @@ describe('a fleet under the README ACL (no NOPERM)', () => {
       'follower',
       'leader',
     ]);
+    // Each process listens for change notices under the same user.
+    const channel = cacheKeys('posthog:flags', fake.projectApiKey).changedChannel;
+    await waitFor(async () => {
+      const [, count] = (await admin.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+      return count === 3;
+    }, 'three change subscribers');
   });
 
   it('carries a change to every process', async () => {

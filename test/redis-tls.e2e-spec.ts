@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
+import { cacheKeys } from '../src/cache/cache-keys.js';
 import type { PostHogFlagsModuleOptions } from '../src/index.js';
 import { FakePostHog, booleanFlag } from './support/fake-posthog.js';
 import { freePort } from './support/free-port.js';
@@ -141,6 +142,14 @@ describe('Redis over TLS with a private CA', () => {
     );
     const statuses = await Promise.all(fleet.map((w) => w.status()));
     expect(statuses.map((s) => s.redis)).toEqual(['ready', 'ready', 'ready']);
+    // The change-notice connections (duplicates of the command connection) are up over TLS too.
+    const channel = cacheKeys('posthog:flags', fake.projectApiKey).changedChannel;
+    const admin = new Redis(mutual.server.url); // the plain port, for the test only
+    try {
+      expect(await admin.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 3]);
+    } finally {
+      admin.disconnect();
+    }
     await Promise.all(fleet.map((w) => w.stop()));
   });
 
