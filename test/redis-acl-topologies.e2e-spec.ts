@@ -11,7 +11,7 @@ import request from 'supertest';
 import { cacheKeys, projectFingerprint } from '../src/cache/cache-keys.js';
 import { FeatureFlagsService, type PostHogFlagsModuleOptions } from '../src/index.js';
 import { createApp } from './app/create-app.js';
-import { FLAGS_ACL_ADDITIONS, flagsAclRule } from './support/acl.js';
+import { FLAGS_ACL_ADDITIONS, flagsAclRule, flagsReaderAclRule } from './support/acl.js';
 import { FakePostHog, booleanFlag } from './support/fake-posthog.js';
 import { RedisClusterServers } from './support/redis-cluster.js';
 import { RedisServer, sleep } from './support/redis-server.js';
@@ -36,11 +36,11 @@ async function withAdmin<T>(port: number, use: (admin: Redis) => Promise<T>): Pr
 }
 
 /** Creates the user on every node (ACL is per node: neither Cluster nor replication shares it). */
-async function createUser(ports: number[], rule: string): Promise<void> {
+async function createUser(ports: number[], rule: string, user = USER): Promise<void> {
   for (const port of ports) {
     await withAdmin(port, async (admin) => {
-      await admin.call('ACL', 'DELUSER', USER);
-      await admin.call('ACL', 'SETUSER', USER, 'on', `>${PASSWORD}`, ...rule.split(' '));
+      await admin.call('ACL', 'DELUSER', user);
+      await admin.call('ACL', 'SETUSER', user, 'on', `>${PASSWORD}`, ...rule.split(' '));
       await admin.call('ACL', 'LOG', 'RESET');
     });
   }
@@ -243,6 +243,50 @@ describe('the ACL on Redis Cluster and Sentinel', () => {
         const other = projectFingerprint('phc_another_project');
         await expect(user.hmget(`myapp:ff:{${other}}:meta`, 'h')).rejects.toThrow(/NOPERM/);
         expect(await user.hmget(`myapp:ff:{${fingerprint}}:meta`, 'h')).toHaveLength(1);
+      } finally {
+        user.disconnect();
+      }
+    });
+  });
+
+  describe('a reader deployment (no secretKey) under the read-only rule', () => {
+    let server: RedisServer;
+    beforeAll(async () => {
+      server = await RedisServer.start();
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it("follows another deployment's leader with read-only keys, and no ACL LOG entry", async () => {
+      await createUser([server.port], flagsAclRule());
+      await createUser([server.port], flagsReaderAclRule(), 'posthog-flags-reader');
+      fake.setDefinitions(checkout(0));
+      const url = (user: string) => `redis://${user}:${PASSWORD}@127.0.0.1:${server.port}`;
+      const base = { projectApiKey: fake.projectApiKey, host: fake.url, pollingIntervalMs: 200 };
+      const leader = await startApp({ ...base, secretKey: fake.secretKey, redis: url(USER) });
+      const reader = await startApp({ ...base, redis: url('posthog-flags-reader') });
+      try {
+        expect(reader.get(FeatureFlagsService).status()).toMatchObject({
+          role: 'reader',
+          redis: 'ready',
+          ready: true,
+        });
+        fake.setDefinitions(checkout(100));
+        await until(async () => (await checkoutStatus(reader)) === 200, 'the change at the reader');
+      } finally {
+        await reader.close();
+        await leader.close();
+      }
+      expect(await aclLog([server.port])).toEqual([]);
+      const user = new Redis({
+        port: server.port,
+        username: 'posthog-flags-reader',
+        password: PASSWORD,
+      });
+      try {
+        await expect(user.call('SET', 'posthog:flags:x', '1')).rejects.toThrow(/NOPERM/);
+        await expect(user.publish('posthog:flags:{x}:changed', 'x')).rejects.toThrow(/NOPERM/);
       } finally {
         user.disconnect();
       }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { cacheKeys } from '../src/cache/cache-keys.js';
 import type { PostHogFlagsModuleOptions } from '../src/index.js';
-import { FLAGS_ACL_ADDITIONS, flagsAclRule } from './support/acl.js';
+import { FLAGS_ACL_ADDITIONS, flagsAclRule, flagsReaderAclRule } from './support/acl.js';
 import { FakePostHog, booleanFlag } from './support/fake-posthog.js';
 import { RedisServer, sleep } from './support/redis-server.js';
 import { WorkerProcess } from './support/worker-process.js';
@@ -75,7 +75,10 @@ describe('a fleet under the README ACL (no NOPERM)', () => {
   it('is the rule the README shows', () => {
     const readme = readFileSync('README.md', 'utf8');
     const shown = readme.split('\n').filter((line) => line.startsWith('ACL SETUSER '));
-    expect(shown).toEqual([`ACL SETUSER ${USER} on >••••••• ${flagsAclRule()}`]);
+    expect(shown).toEqual([
+      `ACL SETUSER ${USER} on >••••••• ${flagsAclRule()}`,
+      `ACL SETUSER ${USER}-reader on >••••••• ${flagsReaderAclRule()}`,
+    ]);
     for (const addition of Object.values(FLAGS_ACL_ADDITIONS)) {
       expect(readme).toContain(`| \`${addition.replaceAll('|', '\\|')}\` |`);
     }

@@ -44,6 +44,20 @@ export function flagsAclRule({ keyPrefix = 'posthog:flags', fingerprint }: Flags
 }
 
 /**
+ * A deployment in reader mode (no secretKey: it reads what another deployment's leader writes)
+ * never runs the lease scripts: read commands, the change channel and the ready check suffice.
+ */
+export function flagsReaderAclRule({
+  keyPrefix = 'posthog:flags',
+  fingerprint,
+}: FlagsAclOptions = {}) {
+  const names = fingerprint ? `${keyPrefix}:{${fingerprint}}:*` : `${keyPrefix}:*`;
+  const { reads, pubsub, connection } = FLAGS_COMMANDS;
+  const commands = [...new Set([...reads, ...pubsub, ...connection])].map((c) => `+${c}`);
+  return ['resetkeys', `%R~${names}`, 'resetchannels', `&${names}`, '-@all', ...commands].join(' ');
+}
+
+/**
  * Additions some setups need, each with its reason (the README lists them under the rule).
  * `+client|setinfo` is refused by `ACL SETUSER` on Redis < 7.2, which has no such subcommand.
  */
