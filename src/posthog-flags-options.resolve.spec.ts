@@ -225,7 +225,7 @@ describe('resolveOptions', () => {
       /openTelemetry must be true, false or \{ meter \}/,
     );
     expect(problemOf({ openTelemetry: { meter: {} } })).toMatch(/openTelemetry must be/);
-    const meter = { createCounter() {}, createObservableGauge() {} };
+    const meter = { createCounter() {}, createObservableGauge() {}, createHistogram() {} };
     expect(resolveOptions({ ...base, openTelemetry: true }).openTelemetry).toEqual({});
     expect(resolveOptions({ ...base, openTelemetry: { meter } }).openTelemetry).toEqual({ meter });
     expect(resolveOptions({ ...base, openTelemetry: false }).openTelemetry).toBeUndefined();

@@ -35,6 +35,7 @@ const SAME_FIGURES = [
   { prom: 'is_leader', otel: 'posthog.flags.role', labels: {}, otelOnly: { role: 'leader' } },
   { prom: 'redis_up', otel: 'posthog.flags.redis.up', labels: {} },
   { prom: 'quota_limited', otel: 'posthog.flags.quota.limited', labels: {} },
+  { prom: 'change_propagation_seconds', otel: 'posthog.flags.change.propagation', labels: { part: 'part' }, histogram: true },
 ] as const; // prettier-ignore
 
 interface Instrumented {
@@ -55,6 +56,9 @@ function compared(prom: Map<string, Samples>, otel: Map<string, Samples>) {
     const only = 'otelOnly' in pair ? pair.otelOnly : {};
     fromProm[pair.otel] = relabel(prom.get(`posthog_flags_${pair.prom}`), labels);
     fromOtel[pair.otel] = relabel(otel.get(pair.otel), otelLabels, only);
+    // prom-client shows an unobserved histogram as count 0; OpenTelemetry shows nothing.
+    if ('histogram' in pair && fromProm[pair.otel]['{"part":"count"}'] === 0)
+      fromProm[pair.otel] = {};
   }
   return { fromProm, fromOtel };
 }
@@ -178,6 +182,11 @@ describe('metrics: Prometheus and OpenTelemetry, dashboards and alert rules', ()
     const reads = fromOtel['posthog.flags.follower.reads'];
     expect(reads['{"result":"full"}']).toBeGreaterThanOrEqual(1);
     expect(reads['{"result":"unchanged"}']).toBeGreaterThanOrEqual(1);
+    // The change reached the follower by its notice: one propagation, well under a poll interval
+    // here (the leader wrote it, the follower read it in the same moment, on one host's clock).
+    const propagation = fromOtel['posthog.flags.change.propagation'];
+    expect(propagation['{"part":"count"}']).toBe(1);
+    expect(propagation['{"part":"sum"}']).toBeLessThan(2);
     expect(fromOtel['posthog.flags.role']).toEqual({ '{}': 0 });
     // Every request passed the class flag; the follower also served the waits of the run.
     expect(fromOtel['posthog.flags.evaluations'][ENABLED]).toBeGreaterThan(USERS.length);
@@ -222,7 +231,11 @@ describe('metrics: Prometheus and OpenTelemetry, dashboards and alert rules', ()
   });
 
   it('every metric and module label the dashboard and alert rules use is in the real output', () => {
-    const exported = new Set([...promText.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    const exported = new Set<string>();
+    for (const [, name, type] of promText.matchAll(/^# TYPE (\S+) (\S+)/gm)) {
+      exported.add(name);
+      if (type === 'histogram') for (const part of ['bucket', 'sum', 'count']) exported.add(`${name}_${part}`);
+    }
     const labelsOf = new Map<string, Set<string>>();
     for (const [, name, labels] of promText.matchAll(/^(posthog_flags_\w+)\{([^}]*)\}/gm)) {
       const set = labelsOf.get(name) ?? new Set<string>();

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { FetchOutcome, FlagsStatusTracker } from '../flags-status.js';
+import { PROPAGATION_BUCKETS_SECONDS } from './shared-metric-shapes.js';
 
 /**
  * What the module needs of a prom-client `Registry`. Structural on purpose: prom-client is an
@@ -97,10 +98,17 @@ export async function registerMetrics(
       this.set(status.quotaLimited ? 1 : 0);
     },
   });
+  const propagation = new prom.Histogram({
+    name: named('change_propagation_seconds'),
+    help: "Followers and readers: from the leader's fetch of new definitions to holding them here",
+    buckets: PROPAGATION_BUCKETS_SECONDS,
+    registers,
+  });
   const unsubscribe = status.onEvent((event, value) => {
     if (event === 'fetch') fetches.inc({ outcome: String(value as FetchOutcome) });
     else if (event === 'lease') lease.inc({ event: value as string });
     else if (event === 'followerRead') followerReads.inc({ result: value as string });
+    else if (event === 'propagation') propagation.observe((value as number) / 1_000);
     else if (event === 'evaluation') {
       const { flagKey, enabled, denied } = value as {
         flagKey: string;

@@ -1,6 +1,6 @@
 import type { Meter, ObservableGauge, ObservableResult } from '@opentelemetry/api';
 import type { FetchOutcome, FlagsRole, FlagsStatusTracker } from '../flags-status.js';
-import { evaluationResult } from './evaluation-labels.js';
+import { PROPAGATION_BUCKETS_SECONDS, evaluationResult } from './shared-metric-shapes.js';
 
 /**
  * What the module needs of an OpenTelemetry `Meter`. Structural on purpose: `@opentelemetry/api`
@@ -9,6 +9,7 @@ import { evaluationResult } from './evaluation-labels.js';
 export interface OpenTelemetryMeter {
   createCounter(name: string, options?: object): unknown;
   createObservableGauge(name: string, options?: object): unknown;
+  createHistogram(name: string, options?: object): unknown;
 }
 
 /** `openTelemetry` option: `true` for the global meter provider's meter, or a meter of yours. */
@@ -25,7 +26,8 @@ export function isOpenTelemetryOption(value: unknown): boolean {
   return (
     meter === undefined ||
     (typeof meter?.createCounter === 'function' &&
-      typeof meter.createObservableGauge === 'function')
+      typeof meter.createObservableGauge === 'function' &&
+      typeof meter.createHistogram === 'function')
   );
 }
 
@@ -79,6 +81,12 @@ export async function registerOpenTelemetryMetrics(
     description: 'Flag checks by the guard and the service, by flag and result',
     unit: '{evaluation}',
   });
+  const propagation = meter.createHistogram('posthog.flags.change.propagation', {
+    description:
+      "Followers and readers: from the leader's fetch of new definitions to holding them here",
+    unit: 's',
+    advice: { explicitBucketBoundaries: PROPAGATION_BUCKETS_SECONDS },
+  });
   const gauges: Array<[ObservableGauge, (result: ObservableResult) => void]> = [
     [
       meter.createObservableGauge('posthog.flags.definitions.age', {
@@ -123,6 +131,7 @@ export async function registerOpenTelemetryMetrics(
     if (event === 'fetch') fetches.add(1, { outcome: String(value as FetchOutcome) });
     else if (event === 'lease') lease.add(1, { event: value as string });
     else if (event === 'followerRead') followerReads.add(1, { result: value as string });
+    else if (event === 'propagation') propagation.record((value as number) / 1_000);
     else if (event === 'evaluation') {
       const evaluation = value as Parameters<typeof evaluationResult>[0];
       // Flag keys as the prom-client metric labels them: bound both in one place.

@@ -9,7 +9,16 @@ export async function promSnapshot(registry: Registry): Promise<Map<string, Samp
   const out = new Map<string, Samples>();
   for (const metric of await registry.getMetricsAsJSON()) {
     const samples: Samples = new Map();
-    for (const { labels, value } of metric.values) samples.set(labelKey(labels), value);
+    for (const { labels, value, metricName } of metric.values as Array<{
+      labels: Record<string, unknown>;
+      value: number;
+      metricName?: string;
+    }>) {
+      // A histogram's series: only its count and sum (`part`), as OpenTelemetry's below.
+      const part = metricName?.slice(metric.name.length + 1);
+      if (part === 'bucket') continue;
+      samples.set(labelKey(part ? { ...labels, part } : labels), value);
+    }
     out.set(metric.name, samples);
   }
   return out;
@@ -28,7 +37,12 @@ export async function otelSnapshot(
       for (const metric of scope.metrics) {
         const samples: Samples = new Map();
         for (const point of metric.dataPoints) {
-          samples.set(labelKey(point.attributes), point.value as number);
+          const value = point.value as number | { count: number; sum?: number };
+          if (typeof value === 'number') samples.set(labelKey(point.attributes), value);
+          else {
+            samples.set(labelKey({ ...point.attributes, part: 'count' }), value.count);
+            samples.set(labelKey({ ...point.attributes, part: 'sum' }), value.sum ?? 0);
+          }
         }
         out.set(metric.descriptor.name, samples);
       }
