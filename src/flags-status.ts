@@ -36,6 +36,8 @@ export interface FlagsEventMap {
   lease: 'acquired' | 'lost' | 'released';
   followerRead: 'unchanged' | 'full' | 'invalid';
   evaluation: { flagKey: string; enabled: boolean; denied: boolean };
+  /** A follower or reader took new content: ms from the leader's fetch to holding it here. */
+  propagation: number;
 }
 export type FlagsEventListener = <K extends keyof FlagsEventMap>(
   event: K,

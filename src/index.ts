@@ -14,6 +14,10 @@ export type {
 } from './posthog-flags-options.interface.js';
 export { PostHogFlagsOptionsError } from './posthog-flags-options.resolve.js';
 export type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
+export type {
+  OpenTelemetryMeter,
+  PostHogFlagsOpenTelemetryOptions,
+} from './metrics/posthog-flags.otel-metrics.js';
 export {
   FeatureFlag,
   SkipFeatureFlag,

@@ -3,6 +3,7 @@ import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from '
 import type { PostHogOptions } from 'posthog-node';
 import type { FeatureFlagGuard } from './feature-flag.guard.js';
 import type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
+import type { PostHogFlagsOpenTelemetryOptions } from './metrics/posthog-flags.otel-metrics.js';
 
 /** Flag definitions as PostHog's `/flags/definitions` returns them. */
 export interface FlagDefinitions {
@@ -106,6 +107,8 @@ export interface PostHogFlagsModuleOptions {
   definitionsFile?: string;
   /** Prometheus metrics through prom-client (an optional peer): `true`, or `{ registry, prefix }`. Default off. */
   metrics?: boolean | PostHogFlagsMetricsOptions;
+  /** OpenTelemetry metrics through `@opentelemetry/api` (an optional peer): `true`, or `{ meter }`. Default off. */
+  openTelemetry?: boolean | PostHogFlagsOpenTelemetryOptions;
   /** Pass-through `posthog-node` options. */
   posthog?: Partial<PostHogOptions>;
 }

@@ -238,4 +238,15 @@ describe('resolveOptions', () => {
       expect(() => resolveOptions({ ...base, redis } as PostHogFlagsModuleOptions)).not.toThrow();
     }
   });
+
+  it('validates openTelemetry: true, false or { meter } with a Meter', () => {
+    expect(problemOf({ openTelemetry: 'yes' })).toMatch(
+      /openTelemetry must be true, false or \{ meter \}/,
+    );
+    expect(problemOf({ openTelemetry: { meter: {} } })).toMatch(/openTelemetry must be/);
+    const meter = { createCounter() {}, createObservableGauge() {}, createHistogram() {} };
+    expect(resolveOptions({ ...base, openTelemetry: true }).openTelemetry).toEqual({});
+    expect(resolveOptions({ ...base, openTelemetry: { meter } }).openTelemetry).toEqual({ meter });
+    expect(resolveOptions({ ...base, openTelemetry: false }).openTelemetry).toBeUndefined();
+  });
 });

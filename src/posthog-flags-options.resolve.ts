@@ -11,6 +11,10 @@ import {
   POSTHOG_MIN_POLLING_INTERVAL_MS,
 } from './posthog-flags.internal-constants.js';
 import type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
+import {
+  isOpenTelemetryOption,
+  type PostHogFlagsOpenTelemetryOptions,
+} from './metrics/posthog-flags.otel-metrics.js';
 import { validateRedisConnection } from './redis/redis-connection-options.js';
 
 /**
@@ -52,6 +56,7 @@ export interface ResolvedPostHogFlagsOptions extends Required<
   guard?: PostHogFlagsModuleOptions['guard'];
   mode: FlagsMode;
   metrics?: PostHogFlagsMetricsOptions;
+  openTelemetry?: PostHogFlagsOpenTelemetryOptions;
   secretKey?: string;
   redis?: RedisConnection;
   personProperties?: PostHogFlagsModuleOptions['personProperties'];
@@ -140,6 +145,11 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
       `metrics must be true, false or { registry, prefix } (got ${describe(raw.metrics)})`,
     );
   }
+  if (!isOpenTelemetryOption(raw.openTelemetry)) {
+    problems.push(
+      `openTelemetry must be true, false or { meter } with an OpenTelemetry Meter (got ${describe(raw.openTelemetry)})`,
+    );
+  }
   if (raw.posthog !== undefined && (raw.posthog === null || typeof raw.posthog !== 'object')) {
     problems.push(
       `posthog must be an object of posthog-node options (got ${describe(raw.posthog)})`,
@@ -195,6 +205,7 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
     maxDistinctIdLength,
     offlineDefinitions,
     metrics: raw.metrics === true ? {} : raw.metrics || undefined,
+    openTelemetry: raw.openTelemetry === true ? {} : raw.openTelemetry || undefined,
     posthog: raw.posthog ?? {},
     guard: raw.guard,
   };

@@ -13,6 +13,7 @@ import { FlagsStatusTracker, type FlagsRole } from './flags-status.js';
 import { StaticDefinitionsSource } from './offline/static-definitions-source.js';
 import type { ResolvedPostHogFlagsOptions } from './posthog-flags-options.resolve.js';
 import { registerMetrics } from './metrics/posthog-flags.metrics.js';
+import { registerOpenTelemetryMetrics } from './metrics/posthog-flags.otel-metrics.js';
 import { Redactor } from './redact.js';
 import { createRedisClient, type RedisHandle } from './redis/redis-client.factory.js';
 
@@ -34,7 +35,7 @@ export interface FlagsRuntimeParts {
   redis?: RedisHandle;
   cache?: FlagDefinitionCacheProvider;
   staticSource?: StaticDefinitionsSource;
-  /** Removes this runtime's Prometheus metrics (when `metrics` is on). */
+  /** Removes this runtime's Prometheus metrics and OpenTelemetry callbacks (when on). */
   unregisterMetrics?: () => void;
 }
 
@@ -108,9 +109,19 @@ export async function createFlagsRuntime(
   const usesRedis = options.mode === 'shared' || options.mode === 'reader';
   const status = new FlagsStatusTracker(INITIAL_ROLE[options.mode], usesRedis ? 'down' : 'none');
   // Registered first: a missing prom-client fails startup before any connection is opened.
-  const unregisterMetrics = options.metrics
+  const unregisterProm = options.metrics
     ? await registerMetrics(status, options.metrics)
     : undefined;
+  const unregisterOpenTelemetry = options.openTelemetry
+    ? await registerOpenTelemetryMetrics(status, options.openTelemetry)
+    : undefined;
+  const unregisterMetrics =
+    unregisterProm || unregisterOpenTelemetry
+      ? () => {
+          unregisterProm?.();
+          unregisterOpenTelemetry?.();
+        }
+      : undefined;
 
   let redis: RedisHandle | undefined;
   if (usesRedis) {

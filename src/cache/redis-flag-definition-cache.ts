@@ -406,9 +406,11 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     if (raw === null) return this.absentCopy();
     try {
       const envelope = decodeEnvelope(raw, meta.hash);
+      const isChange = this.current !== undefined; // the first load is no fan-out
       this.current = { hash: envelope.hash, data: envelope.data };
       this.generation.changed(envelope.data);
       this.status.emit('followerRead', 'full');
+      if (isChange) this.status.emit('propagation', Math.max(0, Date.now() - envelope.fetchedAt));
       this.status.markLoaded(envelope.data.flags.length, envelope.fetchedAt, meta.verifiedAt);
       this.status.lastError = null;
       return envelope.data;

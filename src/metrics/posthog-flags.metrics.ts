@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { FetchOutcome, FlagsStatusTracker } from '../flags-status.js';
+import { PROPAGATION_BUCKETS_SECONDS } from './shared-metric-shapes.js';
 
 /** The `flag` label of checks of keys that are not in the definitions. */
 export const UNKNOWN_FLAG_LABEL = '(unknown)';
@@ -92,10 +93,33 @@ export async function registerMetrics(
       this.set(status.role === 'leader' ? 1 : 0);
     },
   });
+  new prom.Gauge({
+    name: named('redis_up'),
+    help: '1 while Redis answers, 0 while this process polls PostHog alone (absent without Redis)',
+    registers,
+    collect() {
+      if (status.redis !== 'none') this.set(status.redis === 'ready' ? 1 : 0);
+    },
+  });
+  new prom.Gauge({
+    name: named('quota_limited'),
+    help: '1 while PostHog reports the project over its feature flag quota (402)',
+    registers,
+    collect() {
+      this.set(status.quotaLimited ? 1 : 0);
+    },
+  });
+  const propagation = new prom.Histogram({
+    name: named('change_propagation_seconds'),
+    help: "Followers and readers: from the leader's fetch of new definitions to holding them here",
+    buckets: PROPAGATION_BUCKETS_SECONDS,
+    registers,
+  });
   const unsubscribe = status.onEvent((event, value) => {
     if (event === 'fetch') fetches.inc({ outcome: String(value as FetchOutcome) });
     else if (event === 'lease') lease.inc({ event: value as string });
     else if (event === 'followerRead') followerReads.inc({ result: value as string });
+    else if (event === 'propagation') propagation.observe((value as number) / 1_000);
     else if (event === 'evaluation') {
       const { flagKey, enabled, denied } = value as {
         flagKey: string;

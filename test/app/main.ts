@@ -39,7 +39,8 @@ async function main(): Promise<void> {
   const adapter = (process.env.HTTP_ADAPTER ?? 'express') as HttpAdapterName;
   const app = await createApp(options, adapter);
   const port = Number(process.env.PORT ?? 3000);
-  await app.listen(port, '127.0.0.1');
+  // HOST=0.0.0.0 in a container, so probes and Services reach it; loopback by default.
+  await app.listen(port, process.env.HOST || '127.0.0.1');
   const base = `http://127.0.0.1:${port}`;
   const mode = options.definitionsFile ? 'embedded definitions (test/app/flags.json)' : 'PostHog';
   console.log(`
@@ -54,6 +55,7 @@ Example app on ${base} (${adapter}, flags from ${mode}). Try:
   curl ${base}/pricing/banner -H 'Authorization: Bearer alice'           # @FlagValue without a guard
   curl ${base}/flags/me -H 'Authorization: Bearer alice'                 # FeatureFlagsService
   curl ${base}/health                                                    # terminus health
+  curl ${base}/healthz                                                   # liveness
 `);
 }
 
