@@ -1,9 +1,10 @@
 import type { Registry } from 'prom-client';
-import type { FetchOutcome, FlagsStatusTracker } from '../flags-status.js';
-import { PROPAGATION_BUCKETS_SECONDS } from './shared-metric-shapes.js';
-
-/** The `flag` label of checks of keys that are not in the definitions. */
-export const UNKNOWN_FLAG_LABEL = '(unknown)';
+import type { FetchOutcome, FlagsEventMap, FlagsStatusTracker } from '../flags-status.js';
+import {
+  PROPAGATION_BUCKETS_SECONDS,
+  evaluationResult,
+  flagLabel,
+} from './shared-metric-shapes.js';
 
 /**
  * What the module needs of a prom-client `Registry`. Structural on purpose: prom-client is an
@@ -121,15 +122,10 @@ export async function registerMetrics(
     else if (event === 'followerRead') followerReads.inc({ result: value as string });
     else if (event === 'propagation') propagation.observe((value as number) / 1_000);
     else if (event === 'evaluation') {
-      const { flagKey, enabled, denied } = value as {
-        flagKey: string;
-        enabled: boolean;
-        denied: boolean;
-      };
+      const evaluation = value as FlagsEventMap['evaluation'];
       evaluations.inc({
-        // Never a label from the request: an attacker asking 20k keys must not make 20k series.
-        flag: status.knownFlagKeys.has(flagKey) ? flagKey : UNKNOWN_FLAG_LABEL,
-        result: denied ? 'denied' : enabled ? 'enabled' : 'disabled',
+        flag: flagLabel(status, evaluation.flagKey),
+        result: evaluationResult(evaluation),
       });
     }
   });

@@ -1,6 +1,10 @@
 import type { Meter, ObservableGauge, ObservableResult } from '@opentelemetry/api';
 import type { FetchOutcome, FlagsRole, FlagsStatusTracker } from '../flags-status.js';
-import { PROPAGATION_BUCKETS_SECONDS, evaluationResult } from './shared-metric-shapes.js';
+import {
+  PROPAGATION_BUCKETS_SECONDS,
+  evaluationResult,
+  flagLabel,
+} from './shared-metric-shapes.js';
 
 /**
  * What the module needs of an OpenTelemetry `Meter`. Structural on purpose: `@opentelemetry/api`
@@ -134,9 +138,8 @@ export async function registerOpenTelemetryMetrics(
     else if (event === 'propagation') propagation.record((value as number) / 1_000);
     else if (event === 'evaluation') {
       const evaluation = value as Parameters<typeof evaluationResult>[0];
-      // Flag keys as the prom-client metric labels them: bound both in one place.
       evaluations.add(1, {
-        'feature_flag.key': evaluation.flagKey,
+        'feature_flag.key': flagLabel(status, evaluation.flagKey),
         'feature_flag.provider.name': PROVIDER,
         result: evaluationResult(evaluation),
       });

@@ -1,6 +1,6 @@
 /** What the prom-client and OpenTelemetry exporters share, so both report alike. */
 
-import type { FlagsEventMap } from '../flags-status.js';
+import type { FlagsEventMap, FlagsStatusTracker } from '../flags-status.js';
 
 /** Histogram buckets of change propagation (leader's fetch → a follower holds it), in seconds. */
 export const PROPAGATION_BUCKETS_SECONDS = [
@@ -15,4 +15,15 @@ export function evaluationResult({
   denied,
 }: FlagsEventMap['evaluation']): EvaluationResult {
   return denied ? 'denied' : enabled ? 'enabled' : 'disabled';
+}
+
+/** The `flag` label of checks of keys that are not in the definitions. */
+export const UNKNOWN_FLAG_LABEL = '(unknown)';
+
+/**
+ * A flag key as a metric label. Never a label from the request: an attacker asking 20k keys must
+ * not make 20k series, so keys not in the definitions share one label.
+ */
+export function flagLabel(status: FlagsStatusTracker, flagKey: string): string {
+  return status.knownFlagKeys.has(flagKey) ? flagKey : UNKNOWN_FLAG_LABEL;
 }
