@@ -8,6 +8,20 @@ export class DefinitionsGeneration {
   value = 0;
   /** Flags whose result can change with time alone (relative date conditions). */
   timeDependentKeys: ReadonlySet<string> = new Set();
+  /** The definitions last handed to the SDK, for whoever subscribes later. */
+  private latest: FlagDefinitionCacheData | undefined;
+  private listeners: Array<(data: FlagDefinitionCacheData) => void> = [];
+
+  /** Calls `listener` with the current definitions (if any) and with each new set. */
+  onDefinitions(listener: (data: FlagDefinitionCacheData) => void): void {
+    this.listeners.push(listener);
+    if (this.latest) listener(this.latest);
+  }
+
+  /** Memoized evaluations are stale although the definitions are not (e.g. a regex verdict arrived). */
+  invalidate(): void {
+    this.value++;
+  }
 
   /**
    * The SDK's definitions may change around now. Bumped at once and again after pending
@@ -15,7 +29,11 @@ export class DefinitionsGeneration {
    * so an evaluation that ran in between is not kept either.
    */
   changed(data?: FlagDefinitionCacheData): void {
-    if (data) this.timeDependentKeys = findTimeDependentFlags(data);
+    if (data) {
+      this.timeDependentKeys = findTimeDependentFlags(data);
+      this.latest = data;
+      for (const listener of this.listeners) listener(data);
+    }
     this.value++;
     setImmediate(() => this.value++);
   }

@@ -1,12 +1,10 @@
 import { applyDecorators, SetMetadata, UseGuards } from '@nestjs/common';
-import { FeatureFlagGuard } from './feature-flag.guard.js';
+import { FeatureFlagRouteGuard } from './gate/feature-flag-route.guard.js';
 import {
   FEATURE_FLAG_METADATA,
+  GUARDS_METADATA,
   SKIP_FEATURE_FLAG_METADATA,
 } from './posthog-flags.internal-constants.js';
-
-/** Where `@UseGuards()` keeps its list (stable across Nest 11 and 12; not exported from the root). */
-const GUARDS_METADATA = '__guards__';
 
 export interface FeatureFlagOptions {
   /** Require one of these variants (a multivariate flag), not just "enabled". */
@@ -20,7 +18,7 @@ export interface FeatureFlagRequirement {
 }
 
 /**
- * Gates a controller or a route on a feature flag; applies `FeatureFlagGuard` itself. Stack several
+ * Gates a controller or a route on a feature flag; applies the app's `FeatureFlagGuard` itself. Stack several
  * to require all of them; a handler's requirement overrides its class's for the same key.
  *
  * @example
@@ -48,11 +46,11 @@ export function FeatureFlag(
       [...existing.filter((r) => r.key !== key), requirement],
       metadataTarget,
     );
-    // One guard per target, however many flags are stacked on it.
+    // One guard per target, however many flags are stacked on it. It runs the app's guard.
     const guards: unknown[] = Reflect.getMetadata(GUARDS_METADATA, metadataTarget) ?? [];
-    if (!guards.includes(FeatureFlagGuard)) {
-      if (descriptor) UseGuards(FeatureFlagGuard)(target, propertyKey!, descriptor);
-      else UseGuards(FeatureFlagGuard)(target as Function);
+    if (!guards.includes(FeatureFlagRouteGuard)) {
+      if (descriptor) UseGuards(FeatureFlagRouteGuard)(target, propertyKey!, descriptor);
+      else UseGuards(FeatureFlagRouteGuard)(target as Function);
     }
   };
 }

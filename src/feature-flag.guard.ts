@@ -1,101 +1,112 @@
-import {
-  ForbiddenException,
-  Injectable,
-  NotFoundException,
-  type CanActivate,
-  type ExecutionContext,
-} from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FlagEvaluationContext } from './evaluation/evaluation-context.js';
 import type { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
-import { FlagEvaluator } from './evaluation/flag-evaluator.js';
 import type { FeatureFlagRequirement } from './feature-flag.decorator.js';
-import {
-  distinctIdOf,
-  evaluationContextOf,
-  idOrAnonymous,
-  requestFlagsOf,
-  requestFromContext,
-  setRequestFlags,
-  type RequestFlags,
-} from './request-flags.js';
-import {
-  FEATURE_FLAG_METADATA,
-  SKIP_FEATURE_FLAG_METADATA,
-} from './posthog-flags.internal-constants.js';
-import { FlagsRuntime } from './posthog-flags.runtime.js';
-
-interface RouteRequirements {
-  requirements: readonly FeatureFlagRequirement[];
-  /** Sorted keys: one memo entry serves every route needing the same flags. */
-  keys: readonly string[];
-}
+import { FeatureFlagGate, type RouteRequirements } from './gate/feature-flag-gate.js';
+import { transportDenial, transportDenialsReady } from './gate/transport-denials.js';
+import { requestFlagsOf, requestFromContext, setRequestFlags } from './request-flags.js';
 
 /**
- * The guard behind `@FeatureFlag()`: evaluates the route's flags for the request's user (at most one
- * SDK call, none on a memo hit), leaves the result on the request, and denies (fail closed) when a
- * flag is off, undetermined, or on another variant. Subclass it to change how the user is found or
- * how a denial looks.
+ * The guard behind `@FeatureFlag()`: evaluates the route's flags for the caller (at most one SDK
+ * call, none on a memo hit) and denies (fail closed) when a flag is off, undetermined, or on
+ * another variant. A pass counts for one call only; a denial is never remembered.
+ *
+ * Subclass it to change how the caller is found (`getRequest`, `getDistinctId`,
+ * `getEvaluationContext`), when gating is skipped (`shouldSkip`) or how a denial looks
+ * (`onDenied`), and name the subclass in the module's `guard` option.
  */
 @Injectable()
 export class FeatureFlagGuard implements CanActivate {
-  /** Requirements per handler and controller (an inherited handler may sit under several). */
-  private readonly routes = new WeakMap<Function, WeakMap<Function, RouteRequirements>>();
-
-  constructor(
-    protected readonly reflector: Reflector,
-    protected readonly evaluator: FlagEvaluator,
-    protected readonly runtime: FlagsRuntime,
-  ) {}
+  constructor(protected readonly gate: FeatureFlagGate) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    const route = this.routeRequirements(context);
+    const type = context.getType<string>();
+    if (this.constructor !== FeatureFlagGuard) this.gate.observe(type, this);
+    const route = this.gate.requirementsOf(context);
     if (route.requirements.length === 0) return true;
     const request = this.getRequest(context);
-    const handler = context.getHandler();
-    // Class- and handler-level @FeatureFlag both install this guard: decide once per request.
-    if (requestFlagsOf(request)?.decidedFor === handler) return true;
+    // Class- and handler-level @FeatureFlag (or an app-wide guard too) share one decision per call.
+    if (this.passedBefore(type, request, context)) return true;
 
-    const distinctId = idOrAnonymous(this.runtime.options, this.getDistinctId(request, context));
-    if (distinctId === undefined) {
-      return this.onDenied(route.requirements[0].key, undefined, request, context);
+    const skip = this.shouldSkip(context);
+    if (skip === true) return this.pass(type, request, context, undefined);
+    if (skip !== false) {
+      return skip.then((skipped) =>
+        skipped
+          ? this.pass(type, request, context, undefined)
+          : this.checkWhenReady(type, route, request, context),
+      );
     }
-    const evaluationContext = this.getEvaluationContext(request, context);
-    const remembered = this.evaluator.peek(distinctId, evaluationContext, route.keys);
-    if (remembered) return this.decide(remembered, route, request, context, handler);
-    return this.evaluator
-      .evaluate(distinctId, evaluationContext, route.keys)
-      .then((snapshot) => this.decide(snapshot, route, request, context, handler));
+    return this.checkWhenReady(type, route, request, context);
   }
 
-  /** The object the decision is stored on: the HTTP request, or the RPC/WebSocket/GraphQL equivalent. */
+  /**
+   * The flags of this call's caller, found through this guard's hooks: what the guard decided for
+   * this HTTP request, else evaluated (memoized). `@FlagValue()` and `@Flags()` read through this.
+   */
+  async flagsFor(
+    context: ExecutionContext,
+    keys?: readonly string[],
+  ): Promise<FeatureFlagsSnapshot | undefined> {
+    const request = this.getRequest(context);
+    // Only an HTTP request is one call; a GraphQL context or a socket outlives every decision.
+    const http = context.getType<string>() === 'http';
+    const decided = http ? requestFlagsOf(request) : undefined;
+    if (decided?.snapshot && (!keys || keys.every((key) => decided.snapshot!.has(key)))) {
+      return decided.snapshot;
+    }
+    const distinctId = this.gate.orAnonymous(this.getDistinctId(request, context));
+    if (distinctId === undefined) return undefined;
+    const snapshot = await this.gate.evaluate(
+      distinctId,
+      this.getEvaluationContext(request, context),
+      keys,
+    );
+    if (http && !decided) setRequestFlags(request, { snapshot });
+    return snapshot;
+  }
+
+  /**
+   * The object the caller is found on: the HTTP request, the GraphQL context's `req`, the WebSocket
+   * client, the RPC context. Override it like `@nestjs/throttler`'s `getRequestResponse`.
+   */
   protected getRequest(context: ExecutionContext): any {
     return requestFromContext(context);
   }
 
-  /** The user's distinct id from the `distinctId` option (default `req.user.id ?? req.user.sub`). */
+  /** The caller's distinct id: the `distinctId` option (default `req.user.id ?? req.user.sub`). */
   protected getDistinctId(request: any, _context: ExecutionContext): string | undefined {
-    return distinctIdOf(this.runtime.options, request);
+    return this.gate.distinctIdOf(request);
   }
 
-  /** Person properties, groups and group properties from the resolver options. */
+  /** Person properties, groups and group properties from the options. */
   protected getEvaluationContext(
     request: any,
     _context: ExecutionContext,
   ): FlagEvaluationContext | undefined {
-    return evaluationContextOf(this.runtime.options, request);
+    return this.gate.evaluationContextOf(request);
   }
 
-  /** Throws the configured denial: 404 by default, 403, or the app's own exception. */
+  /** True lets the call through without gating (health checks, internal callers). */
+  protected shouldSkip(_context: ExecutionContext): boolean | Promise<boolean> {
+    return false;
+  }
+
+  /**
+   * Throws the denial: the `deniedStatus` factory's exception, else shaped for the transport —
+   * 404/403 HTTP exception, a GraphQL error with `extensions.code` NOT_FOUND/FORBIDDEN, a
+   * `WsException`, an `RpcException`.
+   */
   protected onDenied(
     flagKey: string,
     distinctId: string | undefined,
     request: any,
-    _context: ExecutionContext,
+    context: ExecutionContext,
   ): never {
-    const denied = this.runtime.options.deniedStatus;
-    if (typeof denied === 'function') throw denied({ flagKey, distinctId, request });
-    throw denied === 403 ? new ForbiddenException() : new NotFoundException();
+    const denied = this.gate.deniedStatus;
+    const transport = context.getType<string>();
+    if (typeof denied === 'function') throw denied({ flagKey, distinctId, request, transport });
+    throw transportDenial(transport, denied);
   }
 
   /** Whether one requirement passes for this snapshot. */
@@ -106,45 +117,63 @@ export class FeatureFlagGuard implements CanActivate {
     return value !== undefined && value !== false;
   }
 
+  /** The first gated socket message or RPC call loads that transport's exception class. */
+  private checkWhenReady(
+    type: string,
+    route: RouteRequirements,
+    request: any,
+    context: ExecutionContext,
+  ): boolean | Promise<boolean> {
+    const denialsReady = transportDenialsReady(type);
+    if (denialsReady) return denialsReady.then(() => this.check(route, request, context));
+    return this.check(route, request, context);
+  }
+
+  private check(
+    route: RouteRequirements,
+    request: any,
+    context: ExecutionContext,
+  ): boolean | Promise<boolean> {
+    const distinctId = this.gate.orAnonymous(this.getDistinctId(request, context));
+    if (distinctId === undefined) {
+      return this.onDenied(route.requirements[0].key, undefined, request, context);
+    }
+    const evaluationContext = this.getEvaluationContext(request, context);
+    const remembered = this.gate.peek(distinctId, evaluationContext, route.keys);
+    if (remembered) return this.decide(remembered, route, request, context);
+    return this.gate
+      .evaluate(distinctId, evaluationContext, route.keys)
+      .then((snapshot) => this.decide(snapshot, route, request, context));
+  }
+
   private decide(
     snapshot: FeatureFlagsSnapshot,
     route: RouteRequirements,
     request: any,
     context: ExecutionContext,
-    handler: Function,
-  ): boolean {
-    const flags: RequestFlags = { snapshot, decidedFor: handler };
-    setRequestFlags(request, flags);
-    const status = this.runtime.status;
+  ): true {
     for (const requirement of route.requirements) {
       const passes = this.passes(snapshot, requirement);
-      if (status.hasListeners) {
-        status.emit('evaluation', { flagKey: requirement.key, enabled: passes, denied: !passes });
-      }
+      this.gate.record(requirement.key, passes);
       if (!passes) this.onDenied(requirement.key, snapshot.distinctId, request, context);
     }
+    return this.pass(context.getType<string>(), request, context, snapshot);
+  }
+
+  /** Remembers a pass for this call only: the HTTP request (one call), else the call's context. */
+  private pass(
+    type: string,
+    request: any,
+    context: ExecutionContext,
+    snapshot: FeatureFlagsSnapshot | undefined,
+  ): true {
+    if (type === 'http') setRequestFlags(request, { snapshot, decidedFor: context.getHandler() });
+    else this.gate.markPassed(context);
     return true;
   }
 
-  private routeRequirements(context: ExecutionContext): RouteRequirements {
-    const handler = context.getHandler();
-    const controller = context.getClass();
-    let byController = this.routes.get(handler);
-    const cached = byController?.get(controller);
-    if (cached) return cached;
-    const skipClass = this.reflector.get<boolean>(SKIP_FEATURE_FLAG_METADATA, handler) === true;
-    const fromClass: FeatureFlagRequirement[] = skipClass
-      ? []
-      : (this.reflector.get(FEATURE_FLAG_METADATA, controller) ?? []);
-    const fromHandler: FeatureFlagRequirement[] =
-      this.reflector.get(FEATURE_FLAG_METADATA, handler) ?? [];
-    const byKey = new Map<string, FeatureFlagRequirement>();
-    for (const requirement of [...fromClass, ...fromHandler])
-      byKey.set(requirement.key, requirement);
-    const requirements = [...byKey.values()];
-    const route = { requirements, keys: requirements.map((r) => r.key).sort() };
-    if (!byController) this.routes.set(handler, (byController = new WeakMap()));
-    byController.set(controller, route);
-    return route;
+  private passedBefore(type: string, request: any, context: ExecutionContext): boolean {
+    if (type === 'http') return requestFlagsOf(request)?.decidedFor === context.getHandler();
+    return this.gate.hasPassed(context);
   }
 }

@@ -4,17 +4,10 @@ import {
   type ExecutionContext,
   type PipeTransform,
 } from '@nestjs/common';
-import { FlagEvaluator } from './evaluation/flag-evaluator.js';
-import {
-  distinctIdOf,
-  evaluationContextOf,
-  idOrAnonymous,
-  requestFlagsOf,
-  requestFromContext,
-  setRequestFlags,
-} from './request-flags.js';
-import { FlagsRuntime } from './posthog-flags.runtime.js';
-import type { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
+import { ModuleRef } from '@nestjs/core';
+import { FeatureFlagGuard } from './feature-flag.guard.js';
+import { resolveAppGuard } from './gate/app-guard.js';
+import { FeatureFlagGate } from './gate/feature-flag-gate.js';
 
 export interface FlagValueOptions {
   /** Return the flag's JSON payload instead of its value. */
@@ -22,7 +15,7 @@ export interface FlagValueOptions {
 }
 
 interface FlagParameter {
-  request: any;
+  context: ExecutionContext;
   key?: string;
   payload: boolean;
 }
@@ -31,50 +24,43 @@ const flagParameter = createParamDecorator(
   (
     data: { key?: string; payload?: boolean } | undefined,
     context: ExecutionContext,
-  ): FlagParameter => ({
-    request: requestFromContext(context),
-    key: data?.key,
-    payload: data?.payload === true,
-  }),
+  ): FlagParameter => ({ context, key: data?.key, payload: data?.payload === true }),
 );
 
 /**
- * Turns a `FlagParameter` into the value: from what the guard decided for this request, else
- * evaluated once on demand (and kept on the request).
+ * Turns a `FlagParameter` into the value, finding the caller through the app's guard hooks (the
+ * `guard` option, else the subclass seen deciding, else `FeatureFlagGuard`): what the guard decided
+ * for this HTTP request, else evaluated (memoized).
  */
 @Injectable()
 export class FlagParameterPipe implements PipeTransform<FlagParameter> {
-  constructor(
-    private readonly evaluator: FlagEvaluator,
-    private readonly runtime: FlagsRuntime,
-  ) {}
+  private readonly baseGuard: FeatureFlagGuard;
+  private appGuard?: FeatureFlagGuard;
 
-  async transform({ request, key, payload }: FlagParameter): Promise<unknown> {
-    const snapshot = await this.snapshotFor(request, key);
+  constructor(
+    private readonly gate: FeatureFlagGate,
+    private readonly moduleRef: ModuleRef,
+  ) {
+    this.baseGuard = new FeatureFlagGuard(gate);
+  }
+
+  async transform({ context, key, payload }: FlagParameter): Promise<unknown> {
+    // Resolved on first use, in the module using @FlagValue (where the guard's dependencies are).
+    if (this.gate.configuredGuard)
+      this.appGuard ??= await resolveAppGuard(this.gate, this.moduleRef);
+    const guard =
+      this.appGuard ??
+      (this.gate.observedGuard(context.getType<string>()) as FeatureFlagGuard | undefined);
+    const snapshot = await (guard ?? this.baseGuard).flagsFor(context, key ? [key] : undefined);
     if (key === undefined) return snapshot;
     if (!snapshot) return payload ? undefined : false;
     return payload ? snapshot.getPayload(key) : (snapshot.getFlag(key) ?? false);
   }
-
-  private async snapshotFor(
-    request: any,
-    key: string | undefined,
-  ): Promise<FeatureFlagsSnapshot | undefined> {
-    const decided = requestFlagsOf(request);
-    if (decided && (key === undefined || decided.snapshot.has(key))) return decided.snapshot;
-    const { options } = this.runtime;
-    const distinctId = idOrAnonymous(options, distinctIdOf(options, request));
-    if (distinctId === undefined) return undefined;
-    const context = evaluationContextOf(options, request);
-    const snapshot = await this.evaluator.evaluate(distinctId, context, key ? [key] : undefined);
-    if (!decided) setRequestFlags(request, { snapshot });
-    return snapshot;
-  }
 }
 
 /**
- * The value of one flag for this request (`true`/`false`/variant), or its payload with
- * `{ payload: true }`: what the guard decided, or evaluated once when the route has no guard.
+ * The value of one flag for this caller (`true`/`false`/variant), or its payload with
+ * `{ payload: true }`: what the guard decided for this HTTP request, else evaluated (memoized).
  *
  * @example
  * checkout(@FlagValue('pricing') variant: string | boolean) {}
@@ -83,7 +69,7 @@ export function FlagValue(key: string, options: FlagValueOptions = {}): Paramete
   return flagParameter({ key, payload: options.payload }, FlagParameterPipe);
 }
 
-/** The request's `FeatureFlagsSnapshot`: the guard's, or every flag evaluated once (undefined without a user). */
+/** The caller's `FeatureFlagsSnapshot`: the guard's, or every flag evaluated (undefined without a user). */
 export function Flags(): ParameterDecorator {
   return flagParameter({}, FlagParameterPipe);
 }

@@ -18,8 +18,14 @@ export interface FlagsStatus {
   leader: string | null;
   /** PostHog answered 402: the project is over its feature-flag quota. */
   quotaLimited: boolean;
-  /** The last problem seen, sanitised. */
+  /** The current problem, sanitised; `null` once the module has recovered from it. */
   lastError: string | null;
+  /** The most recent problem, kept after recovery (equal to `lastError` while it lasts). */
+  previousError: string | null;
+  /** When `previousError` was seen (epoch ms). */
+  lastErrorAt: number | null;
+  /** Flags denied for everyone: a regex condition that could stall the process (ReDoS). */
+  unsafeFlags: string[];
 }
 
 /** A definitions request's outcome, as counted for health and metrics. */
@@ -30,6 +36,8 @@ export interface FlagsEventMap {
   lease: 'acquired' | 'lost' | 'released';
   followerRead: 'unchanged' | 'full' | 'invalid';
   evaluation: { flagKey: string; enabled: boolean; denied: boolean };
+  /** A follower or reader took new content: ms from the leader's fetch to holding it here. */
+  propagation: number;
 }
 export type FlagsEventListener = <K extends keyof FlagsEventMap>(
   event: K,
@@ -46,7 +54,12 @@ export class FlagsStatusTracker {
   verifiedAt: number | null = null;
   leader: string | null = null;
   quotaLimited = false;
-  lastError: string | null = null;
+  previousError: string | null = null;
+  lastErrorAt: number | null = null;
+  unsafeFlags: string[] = [];
+  /** Flag keys of the current definitions (or seen from PostHog in remote mode): metric labels. */
+  knownFlagKeys: ReadonlySet<string> = new Set();
+  private currentError: string | null = null;
   private listeners: FlagsEventListener[] = [];
 
   constructor(role: FlagsRole, redis: FlagsStatus['redis']) {
@@ -66,7 +79,23 @@ export class FlagsStatusTracker {
       leader: this.leader,
       quotaLimited: this.quotaLimited,
       lastError: this.lastError,
+      previousError: this.previousError,
+      lastErrorAt: this.lastErrorAt,
+      unsafeFlags: [...this.unsafeFlags],
     };
+  }
+
+  get lastError(): string | null {
+    return this.currentError;
+  }
+
+  /** Set by whoever sees a problem, `null` on recovery; the last problem is kept with its time. */
+  set lastError(error: string | null) {
+    if (error !== null && error !== this.currentError) {
+      this.previousError = error;
+      this.lastErrorAt = Date.now();
+    }
+    this.currentError = error;
   }
 
   /** Definitions are in memory and were confirmed by PostHog at `verifiedAt`. */

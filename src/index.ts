@@ -14,6 +14,10 @@ export type {
 } from './posthog-flags-options.interface.js';
 export { PostHogFlagsOptionsError } from './posthog-flags-options.resolve.js';
 export type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
+export type {
+  OpenTelemetryMeter,
+  PostHogFlagsOpenTelemetryOptions,
+} from './metrics/posthog-flags.otel-metrics.js';
 export {
   FeatureFlag,
   SkipFeatureFlag,
@@ -21,6 +25,7 @@ export {
   type FeatureFlagRequirement,
 } from './feature-flag.decorator.js';
 export { FeatureFlagGuard } from './feature-flag.guard.js';
+export { FeatureFlagGate } from './gate/feature-flag-gate.js';
 export { FlagValue, Flags, type FlagValueOptions } from './flag-value.decorator.js';
 export { FeatureFlagsService } from './posthog-flags.service.js';
 export { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';

@@ -1,7 +1,9 @@
-import type { HttpException } from '@nestjs/common';
+import type { HttpException, Type } from '@nestjs/common';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { PostHogOptions } from 'posthog-node';
+import type { FeatureFlagGuard } from './feature-flag.guard.js';
 import type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
+import type { PostHogFlagsOpenTelemetryOptions } from './metrics/posthog-flags.otel-metrics.js';
 import type { TestFlagMap } from './testing/flag-map.js';
 
 /** Flag definitions as PostHog's `/flags/definitions` returns them. */
@@ -38,6 +40,8 @@ export interface FeatureFlagDenial {
   flagKey: string;
   distinctId: string | undefined;
   request: unknown;
+  /** The context type: `http`, `graphql`, `ws`, `rpc`. */
+  transport?: string;
 }
 
 /** Options of `PostHogFlagsModule.forRoot()` / `forRootAsync()`. */
@@ -80,12 +84,24 @@ export interface PostHogFlagsModuleOptions {
   anonymousDistinctId?: string;
   /** Status of a denied request (404 default, 403), or a factory of the exception to throw. */
   deniedStatus?: 404 | 403 | ((denial: FeatureFlagDenial) => HttpException | Error);
+  /**
+   * The app's `FeatureFlagGuard` subclass: every `@FeatureFlag()` runs it, and `@FlagValue()` /
+   * `@Flags()` find the caller through its hooks. Created like a `@UseGuards()` guard in each module
+   * using it (its dependencies resolve there), or taken from the providers if registered as one.
+   */
+  guard?: Type<FeatureFlagGuard>;
   /** The guard and the service never call PostHog per request. Default true when local evaluation is on. */
   onlyEvaluateLocally?: boolean;
   /** Send `$feature_flag_called` exposure events (first read per user and value). Default true. */
   sendFeatureFlagEvents?: boolean;
   /** Memoized evaluations kept per process. Default 10 000. */
   evaluationCacheSize?: number;
+  /** Memory the memoized evaluations may use, in bytes (estimated). Default 16 MiB. */
+  evaluationCacheMaxBytes?: number;
+  /** Longest property string passed to evaluation; longer ones count as unset. Default 1 000. */
+  maxPropertyLength?: number;
+  /** Longest distinct id accepted; longer ones count as missing (PostHog drops them too). Default 200. */
+  maxDistinctIdLength?: number;
   /**
    * Offline definitions, evaluated locally with no PostHog and no Redis: full PostHog definitions
    * (`{ flags: [...] }`) or the testing module's shorthand (`{ 'new-checkout': true, pricing: 'test-b' }`).
@@ -95,6 +111,8 @@ export interface PostHogFlagsModuleOptions {
   definitionsFile?: string;
   /** Prometheus metrics through prom-client (an optional peer): `true`, or `{ registry, prefix }`. Default off. */
   metrics?: boolean | PostHogFlagsMetricsOptions;
+  /** OpenTelemetry metrics through `@opentelemetry/api` (an optional peer): `true`, or `{ meter }`. Default off. */
+  openTelemetry?: boolean | PostHogFlagsOpenTelemetryOptions;
   /** Pass-through `posthog-node` options. */
   posthog?: Partial<PostHogOptions>;
 }

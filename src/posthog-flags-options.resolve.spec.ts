@@ -117,11 +117,27 @@ describe('resolveOptions', () => {
     ],
     ['deniedStatus 500', { deniedStatus: 500 }, /deniedStatus must be 404, 403 or a function/],
     [
+      'guard not a guard class',
+      { guard: class NotAGuard {} },
+      /guard must be a class extending FeatureFlagGuard/,
+    ],
+    [
       'onlyEvaluateLocally string',
       { onlyEvaluateLocally: 'yes' },
       /onlyEvaluateLocally must be a boolean/,
     ],
     ['posthog not an object', { posthog: 'x' }, /posthog must be an object/],
+    ['maxPropertyLength 0', { maxPropertyLength: 0 }, /maxPropertyLength must be an integer ≥ 1/],
+    [
+      'maxDistinctIdLength not a number',
+      { maxDistinctIdLength: '200' },
+      /maxDistinctIdLength must be an integer ≥ 1/,
+    ],
+    [
+      'evaluationCacheMaxBytes negative',
+      { evaluationCacheMaxBytes: -1 },
+      /evaluationCacheMaxBytes must be an integer ≥ 0/,
+    ],
     [
       'definitions shorthand with a number',
       { secretKey: undefined, definitions: { 'new-checkout': 1 } },
@@ -190,6 +206,9 @@ describe('resolveOptions', () => {
       deniedStatus: 404,
       onlyEvaluateLocally: true,
       mode: 'standalone',
+      maxPropertyLength: 1_000,
+      maxDistinctIdLength: 200,
+      evaluationCacheMaxBytes: 16 * 1024 * 1024,
     });
     expect(resolveOptions(base).pollingIntervalMs).toBe(30_000);
   });
@@ -228,5 +247,16 @@ describe('resolveOptions', () => {
     ]) {
       expect(() => resolveOptions({ ...base, redis } as PostHogFlagsModuleOptions)).not.toThrow();
     }
+  });
+
+  it('validates openTelemetry: true, false or { meter } with a Meter', () => {
+    expect(problemOf({ openTelemetry: 'yes' })).toMatch(
+      /openTelemetry must be true, false or \{ meter \}/,
+    );
+    expect(problemOf({ openTelemetry: { meter: {} } })).toMatch(/openTelemetry must be/);
+    const meter = { createCounter() {}, createObservableGauge() {}, createHistogram() {} };
+    expect(resolveOptions({ ...base, openTelemetry: true }).openTelemetry).toEqual({});
+    expect(resolveOptions({ ...base, openTelemetry: { meter } }).openTelemetry).toEqual({ meter });
+    expect(resolveOptions({ ...base, openTelemetry: false }).openTelemetry).toBeUndefined();
   });
 });

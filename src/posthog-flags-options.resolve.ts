@@ -11,6 +11,10 @@ import {
   POSTHOG_MIN_POLLING_INTERVAL_MS,
 } from './posthog-flags.internal-constants.js';
 import type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
+import {
+  isOpenTelemetryOption,
+  type PostHogFlagsOpenTelemetryOptions,
+} from './metrics/posthog-flags.otel-metrics.js';
 import { validateRedisConnection } from './redis/redis-connection-options.js';
 import { definitionsFromFlagMap, flagMapProblem, type TestFlagMap } from './testing/flag-map.js';
 
@@ -44,11 +48,16 @@ export interface ResolvedPostHogFlagsOptions extends Required<
     | 'onlyEvaluateLocally'
     | 'sendFeatureFlagEvents'
     | 'evaluationCacheSize'
+    | 'evaluationCacheMaxBytes'
+    | 'maxPropertyLength'
+    | 'maxDistinctIdLength'
     | 'posthog'
   >
 > {
+  guard?: PostHogFlagsModuleOptions['guard'];
   mode: FlagsMode;
   metrics?: PostHogFlagsMetricsOptions;
+  openTelemetry?: PostHogFlagsOpenTelemetryOptions;
   secretKey?: string;
   redis?: RedisConnection;
   personProperties?: PostHogFlagsModuleOptions['personProperties'];
@@ -103,6 +112,9 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
   const startupTimeoutMs = check.integer('startupTimeoutMs', 0) ?? 5_000;
   const leaderMaxFailures = check.integer('leaderMaxFailures', 1) ?? 3;
   const evaluationCacheSize = check.integer('evaluationCacheSize', 0) ?? 10_000;
+  const evaluationCacheMaxBytes = check.integer('evaluationCacheMaxBytes', 0) ?? 16 * 1024 * 1024;
+  const maxPropertyLength = check.integer('maxPropertyLength', 1) ?? 1_000;
+  const maxDistinctIdLength = check.integer('maxDistinctIdLength', 1) ?? 200;
 
   for (const name of ['distinctId', 'personProperties', 'groups', 'groupProperties'] as const) {
     check.optionalFunction(name);
@@ -120,6 +132,9 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
       `deniedStatus must be 404, 403 or a function returning an exception (got ${describe(raw.deniedStatus)})`,
     );
   }
+  if (raw.guard !== undefined && typeof raw.guard?.prototype?.canActivate !== 'function') {
+    problems.push(`guard must be a class extending FeatureFlagGuard (got ${describe(raw.guard)})`);
+  }
   check.optionalBoolean('onlyEvaluateLocally');
   check.optionalBoolean('sendFeatureFlagEvents');
   if (
@@ -129,6 +144,11 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
   ) {
     problems.push(
       `metrics must be true, false or { registry, prefix } (got ${describe(raw.metrics)})`,
+    );
+  }
+  if (!isOpenTelemetryOption(raw.openTelemetry)) {
+    problems.push(
+      `openTelemetry must be true, false or { meter } with an OpenTelemetry Meter (got ${describe(raw.openTelemetry)})`,
     );
   }
   if (raw.posthog !== undefined && (raw.posthog === null || typeof raw.posthog !== 'object')) {
@@ -181,9 +201,14 @@ export function resolveOptions(raw: PostHogFlagsModuleOptions): ResolvedPostHogF
     onlyEvaluateLocally: raw.onlyEvaluateLocally ?? mode !== 'remote',
     sendFeatureFlagEvents: raw.sendFeatureFlagEvents ?? true,
     evaluationCacheSize,
+    evaluationCacheMaxBytes,
+    maxPropertyLength,
+    maxDistinctIdLength,
     offlineDefinitions,
     metrics: raw.metrics === true ? {} : raw.metrics || undefined,
+    openTelemetry: raw.openTelemetry === true ? {} : raw.openTelemetry || undefined,
     posthog: raw.posthog ?? {},
+    guard: raw.guard,
   };
 }
 

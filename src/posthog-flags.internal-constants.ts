@@ -11,3 +11,6 @@ export const DEFAULT_HOST = 'https://us.i.posthog.com';
 export const DEFAULT_POLLING_INTERVAL_MS = 30_000;
 /** posthog-node refuses polling intervals below this (it clamps silently). */
 export const POSTHOG_MIN_POLLING_INTERVAL_MS = 100;
+
+/** Where `@UseGuards()` keeps its list (stable across Nest 11 and 12; not exported from the root). */
+export const GUARDS_METADATA = '__guards__';

@@ -3,6 +3,7 @@ import { DefinitionsGeneration } from './definitions-generation.js';
 import { FlagEvaluator } from './evaluation/flag-evaluator.js';
 import { FeatureFlagGuard } from './feature-flag.guard.js';
 import { FlagParameterPipe } from './flag-value.decorator.js';
+import { FeatureFlagGate } from './gate/feature-flag-gate.js';
 import { PostHogFlagsHealthIndicator } from './health/posthog-flags.health.js';
 import type { PostHogFlagsModuleOptions } from './posthog-flags-options.interface.js';
 import { resolveOptions } from './posthog-flags-options.resolve.js';
@@ -44,6 +45,7 @@ export const postHogFlagsProviders: Provider[] = [
   PostHogFlagsLifecycle,
   FlagEvaluator,
   FeatureFlagsService,
+  FeatureFlagGate,
   FeatureFlagGuard,
   FlagParameterPipe,
   PostHogFlagsHealthIndicator,
@@ -53,6 +55,7 @@ export const postHogFlagsProviders: Provider[] = [
 export const postHogFlagsExports = [
   FeatureFlagsService,
   PostHogFlagsHealthIndicator,
+  FeatureFlagGate,
   FeatureFlagGuard,
   FlagParameterPipe,
   FlagEvaluator,

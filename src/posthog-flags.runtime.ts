@@ -13,13 +13,9 @@ import { FlagsStatusTracker, type FlagsRole } from './flags-status.js';
 import { StaticDefinitionsSource } from './offline/static-definitions-source.js';
 import type { ResolvedPostHogFlagsOptions } from './posthog-flags-options.resolve.js';
 import { registerMetrics } from './metrics/posthog-flags.metrics.js';
+import { registerOpenTelemetryMetrics } from './metrics/posthog-flags.otel-metrics.js';
 import { Redactor } from './redact.js';
-import {
-  closeWithin,
-  connectWithin,
-  createRedisClient,
-  type RedisHandle,
-} from './redis/redis-client.factory.js';
+import { createRedisClient, type RedisHandle } from './redis/redis-client.factory.js';
 
 const INITIAL_ROLE: Record<ResolvedPostHogFlagsOptions['mode'], FlagsRole> = {
   shared: 'follower',
@@ -39,7 +35,7 @@ export interface FlagsRuntimeParts {
   redis?: RedisHandle;
   cache?: FlagDefinitionCacheProvider;
   staticSource?: StaticDefinitionsSource;
-  /** Removes this runtime's Prometheus metrics (when `metrics` is on). */
+  /** Removes this runtime's Prometheus metrics and OpenTelemetry callbacks (when on). */
   unregisterMetrics?: () => void;
 }
 
@@ -99,7 +95,7 @@ export class FlagsRuntime {
     } catch (error) {
       this.logger.warn(`PostHog shutdown: ${this.redactor.error(error)}`);
     }
-    if (this.redis?.owned) await closeWithin(this.redis.client, this.options.redisCommandTimeoutMs);
+    if (this.redis?.owned) await this.redis.redis.close(this.options.redisCommandTimeoutMs);
   }
 }
 
@@ -113,15 +109,25 @@ export async function createFlagsRuntime(
   const usesRedis = options.mode === 'shared' || options.mode === 'reader';
   const status = new FlagsStatusTracker(INITIAL_ROLE[options.mode], usesRedis ? 'down' : 'none');
   // Registered first: a missing prom-client fails startup before any connection is opened.
-  const unregisterMetrics = options.metrics
+  const unregisterProm = options.metrics
     ? await registerMetrics(status, options.metrics)
     : undefined;
+  const unregisterOpenTelemetry = options.openTelemetry
+    ? await registerOpenTelemetryMetrics(status, options.openTelemetry)
+    : undefined;
+  const unregisterMetrics =
+    unregisterProm || unregisterOpenTelemetry
+      ? () => {
+          unregisterProm?.();
+          unregisterOpenTelemetry?.();
+        }
+      : undefined;
 
   let redis: RedisHandle | undefined;
   if (usesRedis) {
     redis = createRedisClient(options.redis!, { commandTimeoutMs: options.redisCommandTimeoutMs });
-    redis.client.on('error', logOnce(logger, redactor, 'Redis'));
-    const connected = await connectWithin(redis.client, Math.min(options.startupTimeoutMs, 2_000));
+    redis.redis.onError(logOnce(logger, redactor, 'Redis'));
+    const connected = await redis.redis.connect(Math.min(options.startupTimeoutMs, 2_000));
     status.redis = connected ? 'ready' : 'down';
     if (!connected) {
       logger.warn('Redis is not reachable: polling PostHog from this process until it is back');
@@ -137,7 +143,7 @@ export async function createFlagsRuntime(
     case 'shared':
     case 'reader': {
       const redisCache = new RedisFlagDefinitionCache({
-        redis: redis!.client,
+        redis: redis!.redis,
         projectApiKey: options.projectApiKey,
         keyPrefix: options.keyPrefix,
         pollingIntervalMs: options.pollingIntervalMs,

@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import { closeWithin, createSubscriber, type RedisClient } from '../redis/redis-client.factory.js';
+import type { FlagsRedis, FlagsRedisSubscription } from '../redis/flags-redis.js';
 import { RELEASED_NOTICE } from './notices.js';
 
 /** How long notices are gathered into one reload. */
@@ -17,7 +17,7 @@ export interface ChangeHandlers {
 }
 
 export class ChangeSubscription {
-  private subscriber?: RedisClient;
+  private subscription?: FlagsRedisSubscription;
   private handlers?: ChangeHandlers;
   private announced = '';
   private timer?: NodeJS.Timeout;
@@ -26,26 +26,18 @@ export class ChangeSubscription {
   private waiters: Array<() => void> = [];
 
   constructor(
-    private readonly source: RedisClient,
-    private readonly duplicateSource: boolean,
+    private readonly redis: FlagsRedis,
     private readonly channel: string,
     private readonly logger: Pick<Logger, 'warn'>,
   ) {}
 
   start(handlers: ChangeHandlers): void {
-    if (this.subscriber) return;
+    if (this.subscription) return;
     this.handlers = handlers;
-    const subscriber = this.duplicateSource ? createSubscriber(this.source) : this.source;
-    this.subscriber = subscriber;
-    subscriber.on('error', () => undefined); // reconnects on its own; the command client reports Redis trouble
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.channel) this.notice(message);
-    });
-    subscriber
-      .subscribe(this.channel)
-      .catch((error: unknown) =>
-        this.logger.warn(`Change notices unavailable, polling only: ${(error as Error).message}`),
-      );
+    this.subscription = this.redis.subscribe(this.channel, (message) => this.notice(message));
+    this.subscription.ready.catch((error: unknown) =>
+      this.logger.warn(`Change notices unavailable, polling only: ${(error as Error).message}`),
+    );
   }
 
   /** Resolves on the next notice (used by a cold start waiting for the leader). */
@@ -57,8 +49,8 @@ export class ChangeSubscription {
     clearTimeout(this.timer);
     this.handlers = undefined;
     for (const resolve of this.waiters.splice(0)) resolve();
-    if (this.subscriber && this.duplicateSource) await closeWithin(this.subscriber, timeoutMs);
-    this.subscriber = undefined;
+    await this.subscription?.close(timeoutMs);
+    this.subscription = undefined;
   }
 
   private notice(message: string): void {

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import type { RedisClient } from '../redis/redis-client.factory.js';
 import { QUOTA_NOTICE, RELEASED_NOTICE } from './notices.js';
 
 /**
@@ -66,25 +64,3 @@ redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], '${RELEASED_NOTICE}')
 return 1
 `;
-
-const shaCache = new Map<string, string>();
-
-/** Runs a script by SHA, loading it on NOSCRIPT (after a Redis restart or failover). */
-export async function runScript(
-  client: RedisClient,
-  script: string,
-  keys: string[],
-  args: Array<string | number>,
-): Promise<unknown> {
-  let sha = shaCache.get(script);
-  if (!sha) {
-    sha = createHash('sha1').update(script).digest('hex');
-    shaCache.set(script, sha);
-  }
-  try {
-    return await client.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (!String((error as Error)?.message).includes('NOSCRIPT')) throw error;
-    return client.eval(script, keys.length, ...keys, ...args);
-  }
-}

@@ -10,7 +10,8 @@ import {
   DEFAULT_POLLING_INTERVAL_MS,
 } from '../posthog-flags.internal-constants.js';
 import { Redactor } from '../redact.js';
-import type { RedisClient } from '../redis/redis-client.factory.js';
+import type { FlagsRedis } from '../redis/flags-redis.js';
+import { adaptRedisClient } from '../redis/redis-client.factory.js';
 import { cacheKeys, type CacheKeys } from './cache-keys.js';
 import { ChangeSubscription } from './change-subscription.js';
 import { QUOTA_NOTICE } from './notices.js';
@@ -21,13 +22,12 @@ import {
   RECORD_QUOTA_LIMITED,
   RELEASE,
   VERIFY,
-  runScript,
 } from './lease-scripts.js';
 import { observeFetch, type FetchObserver, type PostHogFetch } from './observed-fetch.js';
 
 export interface RedisFlagDefinitionCacheOptions {
-  /** The client for commands. Not closed by the cache. */
-  redis: RedisClient;
+  /** The client for commands: an ioredis client, or the module's `FlagsRedis` view of one. Not closed by the cache. */
+  redis: FlagsRedis | object;
   /** Selects the project's keys (through a fingerprint; the key itself is never stored). */
   projectApiKey: string;
   keyPrefix?: string;
@@ -41,8 +41,8 @@ export interface RedisFlagDefinitionCacheOptions {
   leaderMaxFailures?: number;
   /** How long a process that lost the lease on a cold cache waits for the leader's copy. Default 3 000. */
   coldStartWaitMs?: number;
-  /** A connection for change notifications (owned by the cache); `false` to poll only. Default: a duplicate of `redis`. */
-  subscriber?: RedisClient | false;
+  /** `false` to poll only. Default: change notices on a connection of the cache's own. */
+  subscriber?: false;
   /** Whether this process holds a secret key. Without one it is a reader. Default true. */
   canFetch?: boolean;
   instanceId?: string;
@@ -84,7 +84,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   readonly status: FlagsStatusTracker;
   readonly generation: DefinitionsGeneration;
 
-  private readonly redis: RedisClient;
+  private readonly redis: FlagsRedis;
   private readonly leaseTtlMs: number;
   private readonly commandTimeoutMs: number;
   private readonly leaderMaxFailures: number;
@@ -119,7 +119,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
 
   constructor(options: RedisFlagDefinitionCacheOptions) {
     const pollingIntervalMs = options.pollingIntervalMs ?? DEFAULT_POLLING_INTERVAL_MS;
-    this.redis = options.redis;
+    this.redis = isFlagsRedis(options.redis) ? options.redis : adaptRedisClient(options.redis);
     this.keys = cacheKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX, options.projectApiKey);
     this.leaseTtlMs = options.leaseTtlMs ?? 3 * pollingIntervalMs;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1_000;
@@ -134,12 +134,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     this.redactor = new Redactor(options.secrets ?? []);
     this.logger = options.logger ?? new Logger('PostHogFlags');
     if (options.subscriber !== false) {
-      this.changes = new ChangeSubscription(
-        options.subscriber ?? this.redis,
-        options.subscriber === undefined,
-        this.keys.changedChannel,
-        this.logger,
-      );
+      this.changes = new ChangeSubscription(this.redis, this.keys.changedChannel, this.logger);
     }
   }
 
@@ -201,8 +196,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     let reply: [number, number, string, number?];
     try {
       reply = (await this.command(
-        runScript(
-          this.redis,
+        this.redis.runScript(
           ACQUIRE_OR_RENEW,
           [this.keys.lease, this.keys.definitions, this.keys.meta],
           [this.instanceId, this.leaseTtlMs],
@@ -277,8 +271,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     this.status.lastError = null;
     try {
       const written = await this.command(
-        runScript(
-          this.redis,
+        this.redis.runScript(
           FENCED_WRITE,
           [this.keys.lease, this.keys.definitions, this.keys.meta],
           [this.instanceId, serialized, hash, now, now, this.keys.changedChannel],
@@ -355,8 +348,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   async releaseLease(): Promise<boolean> {
     try {
       const released = await this.command(
-        runScript(
-          this.redis,
+        this.redis.runScript(
           RELEASE,
           [this.keys.lease],
           [this.instanceId, this.keys.changedChannel],
@@ -390,7 +382,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   private async readMeta(): Promise<SharedMeta | undefined> {
     // The one read of an unchanged poll: four short fields, well under 200 bytes on the wire.
     const [hash, verifiedAt, leader, quota] = await this.command(
-      this.redis.hmget(this.keys.meta, 'h', 'v', 'l', 'q'),
+      this.redis.hmget(this.keys.meta, ['h', 'v', 'l', 'q']),
       'meta read',
     );
     if (!hash) return undefined;
@@ -414,9 +406,11 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     if (raw === null) return this.absentCopy();
     try {
       const envelope = decodeEnvelope(raw, meta.hash);
+      const isChange = this.current !== undefined; // the first load is no fan-out
       this.current = { hash: envelope.hash, data: envelope.data };
       this.generation.changed(envelope.data);
       this.status.emit('followerRead', 'full');
+      if (isChange) this.status.emit('propagation', Math.max(0, Date.now() - envelope.fetchedAt));
       this.status.markLoaded(envelope.data.flags.length, envelope.fetchedAt, meta.verifiedAt);
       this.status.lastError = null;
       return envelope.data;
@@ -480,8 +474,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     const now = Date.now();
     try {
       const verified = await this.command(
-        runScript(
-          this.redis,
+        this.redis.runScript(
           VERIFY,
           [this.keys.lease, this.keys.definitions, this.keys.meta],
           [this.instanceId, now],
@@ -504,8 +497,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     if (!this.isLeader || this.isShutDown) return;
     try {
       await this.command(
-        runScript(
-          this.redis,
+        this.redis.runScript(
           RECORD_QUOTA_LIMITED,
           [this.keys.lease, this.keys.meta],
           [this.instanceId, Date.now(), this.keys.changedChannel],
@@ -554,6 +546,10 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   private command<T>(promise: Promise<T>, what: string): Promise<T> {
     return bounded(promise, this.commandTimeoutMs, `Redis ${what}`);
   }
+}
+
+function isFlagsRedis(value: object): value is FlagsRedis {
+  return typeof (value as FlagsRedis).runScript === 'function';
 }
 
 function toNumber(value: string | null): number | null {

@@ -1,4 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { bounded } from '../bounded.js';
 import { DefinitionsGeneration } from '../definitions-generation.js';
 import { FlagsRuntime } from '../posthog-flags.runtime.js';
 import {
@@ -6,16 +12,15 @@ import {
   type FlagEvaluationContext,
   type FeatureFlagValue,
 } from './evaluation-context.js';
+import { acceptDistinctId, capContext, UNRESOLVABLE_CONTEXT } from './evaluation-input.js';
+import { EvaluationMemo } from './evaluation-memo.js';
 import { FeatureFlagsSnapshot, type EvaluationRecord } from './feature-flags-snapshot.js';
+import { RateLimitedWarning } from './rate-limited-warning.js';
+import { RegexSafetyChecker } from './regex-safety-checker.js';
+import { RegexScreen, type UnsafeFlag } from './regex-screen.js';
 
 /** Results of time-dependent flags are kept this long at most. */
 export const TIME_DEPENDENT_MEMO_MS = 1_000;
-
-interface MemoEntry {
-  generation: number;
-  expiresAt: number;
-  record: EvaluationRecord;
-}
 
 const NOT_READY: EvaluationRecord = Object.freeze({
   values: {},
@@ -27,20 +32,43 @@ const NOT_READY: EvaluationRecord = Object.freeze({
  * Evaluates flags with posthog-node's `evaluateFlags()` and memoizes the results per
  * (definitions generation, distinct id, properties, keys), so a warm request costs a map lookup
  * instead of the SDK's ~75 µs of hashing. Memo entries die with the definitions they came from.
+ * Flags with an unsafe regex condition are never handed to the SDK (see `RegexScreen`).
  */
 @Injectable()
-export class FlagEvaluator {
+export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutdown {
   /** Calls made to `posthog.evaluateFlags()` (for tests and metrics). */
   sdkEvaluations = 0;
   private readonly logger = new Logger('PostHogFlags');
-  private readonly memo = new Map<string, MemoEntry>();
-  private memoGeneration = -1;
+  private readonly memo: EvaluationMemo;
   private readonly warnedUnknown = new Set<string>();
+  private readonly unknownFlood = new RateLimitedWarning(this.logger);
+  private readonly checker: RegexSafetyChecker;
+  private readonly screen: RegexScreen;
 
   constructor(
     private readonly runtime: FlagsRuntime,
     private readonly generation: DefinitionsGeneration,
-  ) {}
+  ) {
+    const { options } = runtime;
+    this.memo = new EvaluationMemo(options.evaluationCacheSize, options.evaluationCacheMaxBytes);
+    this.checker = new RegexSafetyChecker(options.maxPropertyLength);
+    this.screen = new RegexScreen(
+      (pattern) => this.checker.check(pattern),
+      (newlyUnsafe, blockedChanged) => this.onScreened(newlyUnsafe, blockedChanged),
+    );
+    // Remote evaluation runs no regex here: PostHog's servers do.
+    if (options.mode !== 'remote') {
+      generation.onDefinitions((data) => {
+        runtime.status.knownFlagKeys = new Set(data.flags.map((flag) => flag.key));
+        this.screen.screen(data);
+      });
+    }
+  }
+
+  /** Memoized evaluations' estimated size in bytes, and their count. */
+  get memoUsage(): { bytes: number; entries: number } {
+    return { bytes: this.memo.bytes, entries: this.memo.size };
+  }
 
   /** A memoized result, synchronously, or undefined on a miss. */
   peek(
@@ -48,73 +76,119 @@ export class FlagEvaluator {
     context: FlagEvaluationContext | undefined,
     flagKeys: readonly string[] | undefined,
   ): FeatureFlagsSnapshot | undefined {
-    if (this.generation.value !== this.memoGeneration) return undefined;
-    const entry = this.memo.get(evaluationKey(distinctId, context, flagKeys));
-    if (!entry || entry.expiresAt < Date.now()) return undefined;
-    return new FeatureFlagsSnapshot(distinctId, entry.record, this.sendEvents);
+    if (context === UNRESOLVABLE_CONTEXT) return undefined;
+    const { maxPropertyLength } = this.runtime.options;
+    const key = evaluationKey(distinctId, capContext(context, maxPropertyLength), flagKeys);
+    const record = this.memo.get(key, this.generation.value);
+    return record && new FeatureFlagsSnapshot(distinctId, record, this.sendEvents);
   }
 
   /** Evaluates (or recalls) the given flags, or every flag when `flagKeys` is omitted. Never throws. */
   async evaluate(
-    distinctId: string,
-    context?: FlagEvaluationContext,
+    rawDistinctId: string,
+    rawContext?: FlagEvaluationContext,
     flagKeys?: readonly string[],
   ): Promise<FeatureFlagsSnapshot> {
+    const { options, status, posthog } = this.runtime;
+    const distinctId = acceptDistinctId(rawDistinctId, options.maxDistinctIdLength);
+    if (distinctId === undefined || rawContext === UNRESOLVABLE_CONTEXT) {
+      return new FeatureFlagsSnapshot(distinctId ?? '', NOT_READY, false);
+    }
+    let context: FlagEvaluationContext | undefined;
+    try {
+      context = capContext(rawContext, options.maxPropertyLength);
+    } catch {
+      return new FeatureFlagsSnapshot(distinctId, NOT_READY, false);
+    }
     const remembered = this.peek(distinctId, context, flagKeys);
     if (remembered) return remembered;
-    const { options, status, posthog } = this.runtime;
     // Local evaluation before the first load would wait on the SDK's fetch: a request must not.
     if (options.mode !== 'remote' && !status.loaded) {
       return new FeatureFlagsSnapshot(distinctId, NOT_READY, false, false);
     }
     const generation = this.generation.value;
+    const askKeys = this.keysToAsk(flagKeys);
     let record: EvaluationRecord;
     try {
-      this.sdkEvaluations++;
-      const evaluations = await posthog.evaluateFlags(distinctId, {
-        ...context,
-        flagKeys: flagKeys ? [...flagKeys] : undefined,
-        onlyEvaluateLocally: options.mode === 'remote' ? false : options.onlyEvaluateLocally,
-      });
-      record = toRecord(evaluations, flagKeys);
+      if (askKeys?.length === 0) {
+        record = { values: {}, payloads: {}, exposed: new Set() };
+      } else {
+        this.sdkEvaluations++;
+        const evaluations = await posthog.evaluateFlags(distinctId, {
+          ...context,
+          flagKeys: askKeys,
+          onlyEvaluateLocally: options.mode === 'remote' ? false : options.onlyEvaluateLocally,
+        });
+        record = toRecord(evaluations, askKeys);
+      }
     } catch (error) {
       this.logger.warn(`Flag evaluation failed: ${this.runtime.redactor.error(error)}`);
       return new FeatureFlagsSnapshot(distinctId, NOT_READY, false, false);
     }
     this.warnUnknown(flagKeys, record.values);
+    if (options.mode === 'remote') this.learnRemoteKeys(record.values);
     // Remote results are never memoized: PostHog may answer differently at any moment.
     if (options.mode !== 'remote' && generation === this.generation.value) {
-      this.remember(evaluationKey(distinctId, context, flagKeys), record, flagKeys, generation);
+      const timeDependent = this.generation.timeDependentKeys;
+      const expires =
+        timeDependent.size > 0 &&
+        (flagKeys ?? Object.keys(record.values)).some((k) => timeDependent.has(k));
+      const expiresAt = expires ? Date.now() + TIME_DEPENDENT_MEMO_MS : Number.POSITIVE_INFINITY;
+      this.memo.set(evaluationKey(distinctId, context, flagKeys), record, generation, expiresAt);
     }
     return new FeatureFlagsSnapshot(distinctId, record, this.sendEvents);
+  }
+
+  /**
+   * The app serves only once the first definitions' regex patterns are judged (bounded by
+   * `startupTimeoutMs`). Later, a flag with a new pattern is off (undetermined) for the second or
+   * two its check takes: requests never wait for it, and never run an unjudged pattern.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.screen.hasPending) return;
+    const { startupTimeoutMs } = this.runtime.options;
+    await bounded(this.screen.whenSettled(), startupTimeoutMs, 'regex check').catch(() => {
+      this.logger.warn(
+        `Regex conditions not judged after ${startupTimeoutMs} ms: their flags read as off until they are`,
+      );
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.checker.close();
   }
 
   private get sendEvents(): boolean {
     return this.runtime.options.sendFeatureFlagEvents;
   }
 
-  private remember(
-    key: string,
-    record: EvaluationRecord,
-    flagKeys: readonly string[] | undefined,
-    generation: number,
-  ): void {
-    const capacity = this.runtime.options.evaluationCacheSize;
-    if (capacity === 0) return;
-    if (generation !== this.memoGeneration) {
-      this.memo.clear();
-      this.memoGeneration = generation;
+  /** The keys to hand the SDK: the asked ones, or all, without the blocked ones (undefined: all). */
+  private keysToAsk(flagKeys: readonly string[] | undefined): string[] | undefined {
+    const blocked = this.screen.blocked;
+    if (flagKeys)
+      return blocked.size === 0 ? [...flagKeys] : flagKeys.filter((k) => !blocked.has(k));
+    return blocked.size === 0 ? undefined : this.screen.allKeys.filter((k) => !blocked.has(k));
+  }
+
+  /** Remote mode has no definitions: keys PostHog answered for are real flags (bounded). */
+  private learnRemoteKeys(values: Record<string, FeatureFlagValue>): void {
+    const known = this.runtime.status.knownFlagKeys;
+    const fresh = Object.keys(values).filter((k) => !known.has(k));
+    if (fresh.length === 0 || known.size + fresh.length > 1_000) return;
+    this.runtime.status.knownFlagKeys = new Set([...known, ...fresh]);
+  }
+
+  private onScreened(newlyUnsafe: UnsafeFlag[], blockedChanged: boolean): void {
+    const { status } = this.runtime;
+    status.unsafeFlags = this.screen.unsafe.map((u) => u.key);
+    for (const flag of newlyUnsafe.slice(0, 20)) {
+      const pattern = flag.pattern.length > 100 ? `${flag.pattern.slice(0, 100)}…` : flag.pattern;
+      const where = flag.pattern ? ` regex ${JSON.stringify(pattern)}` : '';
+      this.logger.warn(
+        `Feature flag "${flag.key}" is denied for everyone:${where} ${flag.reason} (ReDoS risk)`,
+      );
     }
-    if (this.memo.size >= capacity) this.memo.delete(this.memo.keys().next().value!);
-    const timeDependent = this.generation.timeDependentKeys;
-    const expires =
-      timeDependent.size > 0 &&
-      (flagKeys ?? Object.keys(record.values)).some((k) => timeDependent.has(k));
-    this.memo.set(key, {
-      generation,
-      expiresAt: expires ? Date.now() + TIME_DEPENDENT_MEMO_MS : Number.POSITIVE_INFINITY,
-      record,
-    });
+    if (blockedChanged) this.generation.invalidate();
   }
 
   private warnUnknown(
@@ -122,9 +196,15 @@ export class FlagEvaluator {
     values: Record<string, FeatureFlagValue>,
   ): void {
     for (const key of flagKeys ?? []) {
-      if (key in values || this.warnedUnknown.has(key) || this.warnedUnknown.size > 1_000) continue;
+      if (key in values || this.warnedUnknown.has(key) || this.screen.blocked.has(key)) continue;
+      const message = () => `Unknown feature flag "${key.slice(0, 100)}": treated as off`;
+      // Keys may come from input the app passes on: a few by name, then one line a minute.
+      if (this.warnedUnknown.size >= 20) {
+        this.unknownFlood.warn(message);
+        continue;
+      }
       this.warnedUnknown.add(key);
-      this.logger.warn(`Unknown feature flag "${key}": treated as off`);
+      this.logger.warn(message());
     }
   }
 }

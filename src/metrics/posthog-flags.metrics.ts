@@ -1,5 +1,10 @@
 import type { Registry } from 'prom-client';
-import type { FetchOutcome, FlagsStatusTracker } from '../flags-status.js';
+import type { FetchOutcome, FlagsEventMap, FlagsStatusTracker } from '../flags-status.js';
+import {
+  PROPAGATION_BUCKETS_SECONDS,
+  evaluationResult,
+  flagLabel,
+} from './shared-metric-shapes.js';
 
 /**
  * What the module needs of a prom-client `Registry`. Structural on purpose: prom-client is an
@@ -60,7 +65,7 @@ export async function registerMetrics(
   });
   const evaluations = new prom.Counter({
     name: named('evaluations_total'),
-    help: 'Flag checks by the guard and the service, by flag and result',
+    help: 'Flag checks by the guard and the service, by flag (keys not in the definitions: "(unknown)") and result',
     labelNames: ['flag', 'result'],
     registers,
   });
@@ -74,6 +79,14 @@ export async function registerMetrics(
     },
   });
   new prom.Gauge({
+    name: named('unsafe_flags'),
+    help: 'Flags denied for everyone because a regex condition could stall the process (ReDoS)',
+    registers,
+    collect() {
+      this.set(status.unsafeFlags.length);
+    },
+  });
+  new prom.Gauge({
     name: named('is_leader'),
     help: '1 while this process holds the definitions lease',
     registers,
@@ -81,19 +94,38 @@ export async function registerMetrics(
       this.set(status.role === 'leader' ? 1 : 0);
     },
   });
+  new prom.Gauge({
+    name: named('redis_up'),
+    help: '1 while Redis answers, 0 while this process polls PostHog alone (absent without Redis)',
+    registers,
+    collect() {
+      if (status.redis !== 'none') this.set(status.redis === 'ready' ? 1 : 0);
+    },
+  });
+  new prom.Gauge({
+    name: named('quota_limited'),
+    help: '1 while PostHog reports the project over its feature flag quota (402)',
+    registers,
+    collect() {
+      this.set(status.quotaLimited ? 1 : 0);
+    },
+  });
+  const propagation = new prom.Histogram({
+    name: named('change_propagation_seconds'),
+    help: "Followers and readers: from the leader's fetch of new definitions to holding them here",
+    buckets: PROPAGATION_BUCKETS_SECONDS,
+    registers,
+  });
   const unsubscribe = status.onEvent((event, value) => {
     if (event === 'fetch') fetches.inc({ outcome: String(value as FetchOutcome) });
     else if (event === 'lease') lease.inc({ event: value as string });
     else if (event === 'followerRead') followerReads.inc({ result: value as string });
+    else if (event === 'propagation') propagation.observe((value as number) / 1_000);
     else if (event === 'evaluation') {
-      const { flagKey, enabled, denied } = value as {
-        flagKey: string;
-        enabled: boolean;
-        denied: boolean;
-      };
+      const evaluation = value as FlagsEventMap['evaluation'];
       evaluations.inc({
-        flag: flagKey,
-        result: denied ? 'denied' : enabled ? 'enabled' : 'disabled',
+        flag: flagLabel(status, evaluation.flagKey),
+        result: evaluationResult(evaluation),
       });
     }
   });

@@ -4,14 +4,25 @@ import type {
   RedisConnection,
   ExistingRedisClient,
 } from '../posthog-flags-options.interface.js';
+import type { FlagsRedis } from './flags-redis.js';
+import { IORedisAdapter, isIORedisClient, type IORedisClient } from './ioredis-adapter.js';
 import { redisConnectionKind } from './redis-connection-options.js';
 
-export type RedisClient = Redis | Cluster;
+/** A client of a library the module accepts (ioredis, or node-redis through its adapter). */
+export type RedisClient = IORedisClient;
 
-/** A Redis client and whether the module opened it (and so must close it). */
+/** A Redis client, the module's view of it, and whether the module opened it (and so must close it). */
 export interface RedisHandle {
+  /** The client as the app knows it (`@InjectPostHogFlagsRedis()`). */
   client: RedisClient;
+  redis: FlagsRedis;
   owned: boolean;
+}
+
+/** The module's view of a client the app hands in. Never reconfigures it. */
+export function adaptRedisClient(client: unknown): FlagsRedis {
+  if (isIORedisClient(client)) return new IORedisAdapter(client);
+  throw new TypeError('not a supported Redis client (expected an ioredis Redis or Cluster)');
 }
 
 export interface RedisClientBounds {
@@ -40,10 +51,12 @@ export function createRedisClient(
 ): RedisHandle {
   const bounded = boundedOptions(bounds);
   switch (redisConnectionKind(connection)) {
-    case 'client':
-      return { client: (connection as ExistingRedisClient).client, owned: false };
+    case 'client': {
+      const { client } = connection as ExistingRedisClient;
+      return { client, redis: adaptRedisClient(client), owned: false };
+    }
     case 'url':
-      return { client: new Redis(connection as string, bounded), owned: true };
+      return owned(new Redis(connection as string, bounded));
     case 'cluster': {
       const { cluster, options = {} } = connection as RedisClusterConnection;
       const client = new Cluster(cluster, {
@@ -53,77 +66,13 @@ export function createRedisClient(
         clusterRetryStrategy: bounded.retryStrategy,
         redisOptions: { ...options.redisOptions, ...bounded, lazyConnect: undefined },
       });
-      return { client, owned: true };
+      return owned(client);
     }
     default:
-      return { client: new Redis({ ...(connection as RedisOptions), ...bounded }), owned: true };
+      return owned(new Redis({ ...(connection as RedisOptions), ...bounded }));
   }
 }
 
-/**
- * A separate connection for pub/sub (a subscribed connection can run nothing else). Always owned.
- * The offline queue stays on here, without a retry limit: only SUBSCRIBE is ever queued, and it
- * must wait out a Redis that is down at boot; ioredis re-subscribes after later reconnects.
- */
-export function createSubscriber(client: RedisClient): RedisClient {
-  if (client instanceof Cluster) {
-    return client.duplicate(undefined, {
-      lazyConnect: true,
-      enableOfflineQueue: true,
-      redisOptions: {
-        ...client.options.redisOptions,
-        maxRetriesPerRequest: null,
-        commandTimeout: undefined,
-      },
-    });
-  }
-  return client.duplicate({
-    lazyConnect: true,
-    enableOfflineQueue: true,
-    maxRetriesPerRequest: null,
-    commandTimeout: undefined,
-  });
-}
-
-/** Starts connecting; resolves whether it is ready within `timeoutMs`. Never rejects. */
-export async function connectWithin(client: RedisClient, timeoutMs: number): Promise<boolean> {
-  if (client.status === 'ready') return true;
-  let settle: (ready: boolean) => void = () => undefined;
-  const settled = new Promise<boolean>((resolve) => (settle = resolve));
-  const onReady = () => settle(true);
-  // A refused connection errors at once; there is no point waiting out the timeout.
-  const onError = () => settle(false);
-  const timer = setTimeout(() => settle(false), timeoutMs);
-  client.once('ready', onReady);
-  client.once('error', onError);
-  if (client.status === 'wait') client.connect().catch(() => settle(false));
-  try {
-    return await settled;
-  } finally {
-    clearTimeout(timer);
-    client.off('ready', onReady);
-    client.off('error', onError);
-  }
-}
-
-/** Closes a client within `timeoutMs` (QUIT, then a hard disconnect); resolves once it has ended. Never rejects. */
-export async function closeWithin(client: RedisClient, timeoutMs: number): Promise<void> {
-  if (client.status === 'end') return;
-  // Between reconnect attempts there is no socket: disconnecting stops the retries, and no
-  // 'end' event follows.
-  const idle = client.status === 'reconnecting' || client.status === 'wait';
-  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
-  if (client.status === 'ready') client.quit().catch(() => client.disconnect());
-  else client.disconnect();
-  if (idle || (client.status as string) === 'end') return;
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, timeoutMs);
-  });
-  await Promise.race([ended, timedOut]);
-  clearTimeout(timer);
-  if ((client.status as string) !== 'end') {
-    client.disconnect();
-    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 100))]);
-  }
+function owned(client: RedisClient): RedisHandle {
+  return { client, redis: new IORedisAdapter(client), owned: true };
 }

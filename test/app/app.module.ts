@@ -6,6 +6,7 @@ import { CheckoutController } from './checkout.controller.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
 import { FlagsController } from './flags.controller.js';
 import { HealthController } from './health.controller.js';
+import { LivenessController } from './liveness.controller.js';
 import { PricingController } from './pricing.controller.js';
 
 /** What the app knows of its customers' companies (a database, in a real app). */
@@ -31,7 +32,13 @@ export class AppModule {
           ...flags,
         }),
       ],
-      controllers: [CheckoutController, PricingController, FlagsController, HealthController],
+      controllers: [
+        CheckoutController,
+        PricingController,
+        FlagsController,
+        HealthController,
+        LivenessController,
+      ],
       providers: [{ provide: APP_GUARD, useClass: DemoAuthGuard }],
     };
   }

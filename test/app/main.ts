@@ -52,6 +52,7 @@ const TRIES: Array<{ path: string; user?: string; what: string; status: number }
   { path: '/flags/me', user: 'alice', what: 'FeatureFlagsService.evaluate()', status: 200 },
   { path: '/flags/status', what: 'FeatureFlagsService.status()', status: 200 },
   { path: '/health', what: 'terminus health', status: 200 },
+  { path: '/healthz', what: 'liveness', status: 200 },
 ];
 
 async function main(): Promise<void> {
@@ -61,7 +62,8 @@ async function main(): Promise<void> {
   const adapter = (process.env.HTTP_ADAPTER ?? 'express') as HttpAdapterName;
   const app = await createApp(options, adapter);
   const port = Number(process.env.PORT ?? 3000);
-  await app.listen(port, '127.0.0.1');
+  // HOST=0.0.0.0 in a container, so probes and Services reach it; loopback by default.
+  await app.listen(port, process.env.HOST || '127.0.0.1');
   const base = `http://127.0.0.1:${port}`;
   const embedded = options.definitionsFile !== undefined;
   const mode = embedded ? 'embedded definitions (test/app/flags.json)' : 'PostHog';

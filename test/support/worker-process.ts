@@ -14,6 +14,8 @@ export interface WorkerStartOptions {
   adapter?: 'express' | 'fastify';
   /** How long to wait for the app to listen. Default 15 s. */
   timeoutMs?: number;
+  /** Extra environment variables (e.g. NODE_EXTRA_CA_CERTS). */
+  env?: Record<string, string>;
 }
 
 /** A real child process running the example app with the module (compiled, from `.build`). */
@@ -33,7 +35,7 @@ export class WorkerProcess {
 
   static async start(
     options: PostHogFlagsModuleOptions,
-    { adapter = 'express', timeoutMs = 15_000 }: WorkerStartOptions = {},
+    { adapter = 'express', timeoutMs = 15_000, env = {} }: WorkerStartOptions = {},
   ): Promise<WorkerProcess> {
     if (!existsSync(WORKER_ENTRY)) {
       throw new Error(
@@ -41,7 +43,12 @@ export class WorkerProcess {
       );
     }
     const child = fork(WORKER_ENTRY, [], {
-      env: { ...process.env, WORKER_OPTIONS: JSON.stringify(options), WORKER_ADAPTER: adapter },
+      env: {
+        ...process.env,
+        ...env,
+        WORKER_OPTIONS: JSON.stringify(options),
+        WORKER_ADAPTER: adapter,
+      },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     live.add(child);
