@@ -5,7 +5,7 @@
 # pins here), compile them with their own tsc against the shipped .d.ts and boot them: offline
 # definitions, the testing module, and shared mode with the app's own Redis client against a real
 # redis-server and the fake PostHog. The day a new major of a peer breaks installation, this fails.
-#   consumer-nest12-esm         a fresh `nest new` app (+ @nestjs/config): every peer the README adds
+#   consumer-nest12-esm         a fresh `nest new` app (+ what README snippets import): every peer the README adds
 #                               is the newest major; it also compiles every ```ts block of README.md
 #   consumer-nest11-cjs         NestJS 11, CommonJS (require(esm))
 #   consumer-nest12-ioredis6    already on ioredis ^6 (RESP3 by default): must resolve without --force
