@@ -5,12 +5,12 @@ import {
   offlineFetch,
   type FetchObserver,
   type PostHogFetch,
-} from './cache/observed-fetch.js';
-import { RedisFlagDefinitionCache } from './cache/redis-flag-definition-cache.js';
-import { StandaloneDefinitionsObserver } from './cache/standalone-definitions-observer.js';
+} from './sources/observed-fetch.js';
+import { RedisFlagDefinitionCache } from './sources/shared/redis-flag-definition-cache.js';
+import { StandaloneDefinitionsObserver } from './sources/standalone-definitions-observer.js';
 import { DefinitionsGeneration } from './definitions-generation.js';
 import { FlagsStatusTracker, type FlagsRole } from './flags-status.js';
-import { StaticDefinitionsSource } from './offline/static-definitions-source.js';
+import { StaticDefinitionsSource } from './sources/static-definitions-source.js';
 import type { ResolvedPostHogFlagsOptions } from './posthog-flags-options.resolve.js';
 import { registerMetrics } from './metrics/posthog-flags.metrics.js';
 import { Redactor } from './redact.js';
@@ -151,7 +151,11 @@ export async function createFlagsRuntime(
       break;
     }
     case 'standalone': {
-      const observer = new StandaloneDefinitionsObserver(status, generation);
+      const observer = new StandaloneDefinitionsObserver(
+        status,
+        generation,
+        options.pollingIntervalMs,
+      );
       cache = observer;
       observers.push(observer);
       break;
@@ -176,7 +180,8 @@ export async function createFlagsRuntime(
   const posthogOptions: PostHogOptions = {
     ...options.posthog,
     host: options.host,
-    featureFlagsPollingInterval: options.pollingIntervalMs,
+    // The module owns the schedule: the SDK loads only when a definitions source asks it to.
+    featureFlagsPollingInterval: null,
     fetch: observers.length > 0 ? observeFetch(fetch, observers) : fetch,
     flagDefinitionCacheProvider: cache,
     strictLocalEvaluation: options.mode !== 'remote' && options.onlyEvaluateLocally,
@@ -187,6 +192,7 @@ export async function createFlagsRuntime(
   const posthog = new PostHog(options.projectApiKey, posthogOptions);
   posthog.on('error', logOnce(logger, redactor, 'PostHog'));
   if (cache instanceof RedisFlagDefinitionCache) cache.bindClient(posthog);
+  if (cache instanceof StandaloneDefinitionsObserver) cache.bindClient(posthog);
   return new FlagsRuntime({
     options,
     status,

@@ -2,8 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { FlagDefinitionCacheData } from 'posthog-node';
-import { sharedTestRedis } from '../../test/support/redis-server.js';
-import { sleep } from '../bounded.js';
+import { sharedTestRedis } from '../../../test/support/redis-server.js';
+import { sleep } from '../../bounded.js';
 import { cacheKeys } from './cache-keys.js';
 import { encodeEnvelope } from './definitions-envelope.js';
 import {
