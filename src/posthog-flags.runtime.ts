@@ -7,6 +7,7 @@ import {
   type PostHogFetch,
 } from './sources/observed-fetch.js';
 import { RedisFlagDefinitionCache } from './sources/shared/redis-flag-definition-cache.js';
+import { RemoteFlagsBreaker } from './sources/remote-flags-breaker.js';
 import { StandaloneDefinitionsObserver } from './sources/standalone-definitions-observer.js';
 import { DefinitionsGeneration } from './definitions-generation.js';
 import { FlagsStatusTracker, type FlagsRole } from './flags-status.js';
@@ -173,6 +174,7 @@ export async function createFlagsRuntime(
       logger.warn(
         'No secretKey and no redis: every flag evaluation is a request to PostHog. Set secretKey for local evaluation.',
       );
+      fetch = new RemoteFlagsBreaker(logger).wrap(fetch);
       observers.push(remoteStatusObserver(status));
       break;
   }
@@ -188,6 +190,11 @@ export async function createFlagsRuntime(
     secretKey:
       options.mode === 'shared' || options.mode === 'standalone' ? options.secretKey : undefined,
     personalApiKey: undefined,
+    // Remote evaluation sits on the request path: a short bound, and no retry after a delay.
+    ...(options.mode === 'remote' && {
+      featureFlagsRequestTimeoutMs: options.posthog.featureFlagsRequestTimeoutMs ?? 1_000,
+      featureFlagsRequestMaxRetries: options.posthog.featureFlagsRequestMaxRetries ?? 0,
+    }),
   };
   const posthog = new PostHog(options.projectApiKey, posthogOptions);
   posthog.on('error', logOnce(logger, redactor, 'PostHog'));
