@@ -53,6 +53,8 @@ export class RoleMachine {
     if (kind === 'closed' || kind === 'leaving' || kind === 'reader') return 'read';
     this.noteUnusableBody();
     if (this.role.kind === 'steppedDown' && Date.now() < this.role.until) return 'read';
+    // A follower asks for the lease only when its leader went quiet, released it, or Redis failed.
+    if (this.role.kind === 'follower') this.to({ kind: 'contending' });
     let reply;
     try {
       reply = await this.o.lease.acquireOrRenew();
@@ -69,11 +71,10 @@ export class RoleMachine {
       this.to(this.role.kind === 'leader' ? { ...this.role, sharedHash } : newLeader(sharedHash));
       return reply.backoffRemainingMs > 0 ? 'wait' : 'fetch';
     }
-    const previous = this.role.kind === 'follower' ? this.role.verifiedAtSeen : null;
     this.to({
       kind: 'follower',
       leaderAliveUntil: Date.now() + reply.leasePttlMs,
-      verifiedAtSeen: previous,
+      verifiedAtSeen: null,
       releaseNoticed: false,
     });
     await this.o.reader.waitForColdStartCopy(reply.definitionsExist, () => this.stopped);
