@@ -6,7 +6,6 @@
 export class IntervalScheduler {
   private timer?: NodeJS.Timeout;
   private stopped = false;
-  private running?: Promise<void>;
 
   constructor(
     private readonly intervalMs: number,
@@ -19,11 +18,13 @@ export class IntervalScheduler {
     this.schedule(this.intervalMs);
   }
 
-  /** Stops ticking; resolves once a tick in progress is over. */
-  async stop(): Promise<void> {
+  /**
+   * Stops ticking. A tick in progress is not awaited: it may hang on a fetch until posthog-node's
+   * own timeout, and shutdown must not wait for that (its results are ignored once closed).
+   */
+  stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
   }
 
   private schedule(delayMs: number): void {
@@ -34,9 +35,7 @@ export class IntervalScheduler {
 
   private async run(): Promise<void> {
     const startedAt = Date.now();
-    this.running = this.tick().catch(this.onError);
-    await this.running;
-    this.running = undefined;
+    await this.tick().catch(this.onError);
     this.schedule(this.intervalMs - (Date.now() - startedAt));
   }
 }

@@ -102,8 +102,8 @@ export class StandaloneDefinitionsObserver implements FlagDefinitionCacheProvide
     }
   }
 
-  async shutdown(): Promise<void> {
+  shutdown(): void {
     this.isShutDown = true;
-    await this.scheduler?.stop();
+    this.scheduler?.stop();
   }
 }

@@ -210,8 +210,8 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   async shutdown(): Promise<void> {
     if (this.machine.kind === 'closed') return;
     const wasLeader = this.machine.close();
+    this.scheduler?.stop();
     await Promise.all([
-      this.scheduler?.stop(),
       this.changes?.stop(this.commandTimeoutMs),
       wasLeader ? this.machine.release() : undefined,
     ]);
