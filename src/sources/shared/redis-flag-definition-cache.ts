@@ -12,15 +12,14 @@ import { Redactor } from '../../redact.js';
 import type { FlagsRedis } from '../../redis/flags-redis.js';
 import { adaptRedisClient } from '../../redis/redis-client.factory.js';
 import { backoffPolicy } from '../fetch-backoff.js';
-import { IntervalScheduler } from '../interval-scheduler.js';
 import { observeFetch, type FetchObserver, type PostHogFetch } from '../observed-fetch.js';
 import { cacheKeys, type CacheKeys } from './cache-keys.js';
 import { ChangeSubscription } from './change-subscription.js';
 import { LeaseProtocol } from './lease-protocol.js';
-import { QUOTA_NOTICE } from './notices.js';
 import { RoleMachine } from './role-machine.js';
 import type { RoleKind } from './role.js';
 import { EMPTY_DEFINITIONS, SharedCopyReader } from './shared-copy-reader.js';
+import { SharedSchedule } from './shared-schedule.js';
 
 export interface RedisFlagDefinitionCacheOptions {
   /** The client for commands: an ioredis client, or the module's `FlagsRedis` view of one. Not closed by the cache. */
@@ -80,14 +79,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   private readonly commandTimeoutMs: number;
   private readonly logger: Pick<Logger, 'log' | 'warn' | 'error'>;
 
-  /** Set by `bindClient`: from then on the client loads only when the cache asks. */
-  private scheduler?: IntervalScheduler;
-  /** True once the client's first load is over: from then on it loads only when asked. */
-  private owning = false;
-  /** What the load the cache started is for (undefined: a load posthog-node started itself). */
-  private intent?: 'fetch' | 'read';
-  /** The cache's loads, one at a time. */
-  private loading: Promise<void> = Promise.resolve();
+  private readonly schedule: SharedSchedule;
 
   constructor(options: RedisFlagDefinitionCacheOptions) {
     this.pollingIntervalMs = options.pollingIntervalMs ?? DEFAULT_POLLING_INTERVAL_MS;
@@ -135,6 +127,13 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       redactor,
       logger: this.logger,
     });
+    this.schedule = new SharedSchedule(
+      this.machine,
+      this.reader,
+      this.pollingIntervalMs,
+      this.logger,
+      this.changes,
+    );
   }
 
   /**
@@ -142,25 +141,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
    * each interval as the role asks, and at once on a change notice.
    */
   bindClient(client: DefinitionsClient): void {
-    if (this.scheduler) return;
-    this.scheduler = new IntervalScheduler(
-      this.pollingIntervalMs,
-      () => this.tick(client),
-      (error) => this.logger.warn(`Definitions load failed: ${String(error)}`),
-    );
-    // The client's first load (begun in its constructor) decides as an unbound load would; the
-    // schedule owns every load after it. (This reload joins that first load.)
-    void client
-      .reloadFeatureFlags()
-      .catch(() => undefined)
-      .finally(() => {
-        this.owning = true;
-        this.scheduler?.start();
-      });
-    this.changes?.start({
-      onReleased: () => this.machine.noticeRelease(),
-      onChange: (announced) => this.reloadFor(client, announced),
-    });
+    this.schedule.bind(client);
   }
 
   /** The `fetch` to hand posthog-node: it reports 304s and failures to this cache. */
@@ -179,19 +160,21 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   }
 
   async shouldFetchFlagDefinitions(): Promise<boolean> {
-    if (this.intent) return this.intent === 'fetch';
+    const { intent, owning } = this.schedule;
+    if (intent) return intent === 'fetch';
     // A load posthog-node started on its own (an evaluation before its first load): never a request.
-    if (this.owning) return false;
+    if (owning) return false;
     // Not bound (the client's first load, or a caller driving the provider itself): decide here.
     return (await this.machine.decide()) === 'fetch';
   }
 
   async getFlagDefinitions(): Promise<FlagDefinitionCacheData | undefined> {
     if (this.machine.kind === 'closed') return undefined;
-    if (this.owning && !this.intent) return this.reader.current?.data ?? EMPTY_DEFINITIONS;
+    const { intent, owning } = this.schedule;
+    if (owning && !intent) return this.reader.current?.data ?? EMPTY_DEFINITIONS;
     const data = await this.reader.read();
     // Given nothing, posthog-node would fetch although told not to (it never loaded): placeholder.
-    if (!data && this.owning && !this.status.loaded) return EMPTY_DEFINITIONS;
+    if (!data && owning && !this.status.loaded) return EMPTY_DEFINITIONS;
     return data;
   }
 
@@ -210,7 +193,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   async shutdown(): Promise<void> {
     if (this.machine.kind === 'closed') return;
     const wasLeader = this.machine.close();
-    this.scheduler?.stop();
+    this.schedule.stop();
     await Promise.all([
       this.changes?.stop(this.commandTimeoutMs),
       wasLeader ? this.machine.release() : undefined,
@@ -228,58 +211,6 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   /** Gives up the lease if this process holds it (compare-and-delete). Never throws. */
   releaseLease(): Promise<boolean> {
     return this.machine.release();
-  }
-
-  /** One interval: the leader fetches; the others read meta and load only what changed. */
-  private async tick(client: DefinitionsClient): Promise<void> {
-    const kind = this.machine.kind;
-    if (kind === 'closed') return;
-    if (kind === 'reader' || kind === 'leaving' || kind === 'follower' || kind === 'steppedDown') {
-      const meta = await this.reader.peekMeta();
-      if (kind === 'reader' && meta !== 'failed') this.machine.noteRedisReachable();
-      if (kind === 'reader' || kind === 'leaving' || this.machine.mayRest(meta)) {
-        if (meta === 'failed' || !meta) return;
-        if (this.reader.differs(meta)) return this.load(client, 'read');
-        this.reader.noteUnchanged(meta);
-        return;
-      }
-    }
-    const decision = await this.machine.decide();
-    if (decision === 'fetch') {
-      await this.load(client, 'fetch');
-      this.machine.noteUnusableBody();
-    } else if (decision === 'read') {
-      const meta = await this.reader.peekMeta();
-      if (meta !== 'failed' && meta && this.reader.differs(meta)) await this.load(client, 'read');
-      else if (meta !== 'failed' && meta) this.reader.noteUnchanged(meta);
-    }
-  }
-
-  /** Makes the client load, for `intent`; the cache's loads never overlap. */
-  private load(client: DefinitionsClient, intent: 'fetch' | 'read'): Promise<void> {
-    const run = async (): Promise<void> => {
-      this.intent = intent;
-      try {
-        await client.reloadFeatureFlags();
-      } finally {
-        this.intent = undefined;
-      }
-    };
-    this.loading = this.loading.then(run, run);
-    return this.loading;
-  }
-
-  /**
-   * Reloads after a change notice. A reload can join a load that read Redis just before the
-   * change, so it repeats (a few times at most) until the announced content is in.
-   */
-  private async reloadFor(client: DefinitionsClient, announced: string): Promise<void> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const kind = this.machine.kind;
-      if (kind === 'leader' || kind === 'closed' || announced === this.currentHash) return;
-      await this.load(client, 'read');
-      if (announced === QUOTA_NOTICE) return;
-    }
   }
 }
 

@@ -61,8 +61,9 @@ export class RoleMachine {
     } catch (error) {
       // Redis is down: this process polls alone (with its own backoff) until Redis answers.
       this.o.reader.noteRedisError(error);
-      const retryAt = this.role.kind === 'standalone' ? this.role.retryAt : 0;
-      this.to({ kind: 'standalone', failures: this.failures(), retryAt });
+      const { failures, retryAt } =
+        this.role.kind === 'standalone' ? this.role : { failures: 0, retryAt: 0 };
+      this.to({ kind: 'standalone', failures, retryAt });
       return Date.now() < retryAt ? 'wait' : 'fetch';
     }
     if (this.stopped) return 'read';
@@ -157,12 +158,16 @@ export class RoleMachine {
     if (outcome === 402) {
       this.o.reader.dropForQuota();
       if (role.kind !== 'leader') return;
-      await this.o.lease.recordQuotaLimited(Date.now()).catch((e: unknown) => this.redisError(e));
+      await this.o.lease
+        .recordQuotaLimited(Date.now())
+        .catch((e: unknown) => this.o.reader.noteRedisError(e));
       return;
     }
     this.o.status.lastError = describeFetchFailure(outcome);
     if (role.kind === 'leader' && callsForBackoff(outcome)) {
-      await this.o.lease.recordBackoff(this.o.backoff).catch((e: unknown) => this.redisError(e));
+      await this.o.lease
+        .recordBackoff(this.o.backoff)
+        .catch((e: unknown) => this.o.reader.noteRedisError(e));
     }
     await this.noteFetchFailure(callsForBackoff(outcome));
   }
@@ -216,7 +221,7 @@ export class RoleMachine {
       if (verified === 0) this.becomeFollower();
       if (verified === -1 && this.role.kind === 'leader') this.to({ ...this.role, sharedHash: '' });
     } catch (error) {
-      this.redisError(error);
+      this.o.reader.noteRedisError(error);
     }
   }
 
@@ -244,14 +249,6 @@ export class RoleMachine {
 
   private becomeFollower(): void {
     this.to({ kind: 'follower', leaderAliveUntil: 0, verifiedAtSeen: null, releaseNoticed: false });
-  }
-
-  private failures(): number {
-    return this.role.kind === 'standalone' ? this.role.failures : 0;
-  }
-
-  private redisError(error: unknown): void {
-    this.o.reader.noteRedisError(error);
   }
 
   private to(next: Role): void {
