@@ -11,6 +11,9 @@ import {
   VERIFY,
 } from './lease-scripts.js';
 
+const CONTENT_HASH = /^[0-9a-f]{16}$/;
+const MAX_TOKEN_LENGTH = 256;
+
 /** What one lease call saw. */
 export interface LeaseReply {
   /** 2 = acquired a free lease, 1 = renewed our own, 0 = another process holds it. */
@@ -133,12 +136,13 @@ export class LeaseProtocol {
       this.redis.hmget(this.keys.meta, ['h', 'v', 'l', 'q']),
       'meta read',
     );
-    if (!hash) return undefined;
+    // Meta is outside data: a hash that is not one of ours means no usable copy.
+    if (!hash || !CONTENT_HASH.test(hash)) return undefined;
     const quotaLimitedAt = Number(quota);
     return {
       hash,
       verifiedAt: positiveNumber(verifiedAt),
-      leader: leader ?? null,
+      leader: leader && leader.length <= MAX_TOKEN_LENGTH ? leader : null,
       quotaLimitedAt: quotaLimitedAt > 0 ? quotaLimitedAt : null,
     };
   }

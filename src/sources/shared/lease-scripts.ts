@@ -19,6 +19,10 @@ ${REDIS_NOW_MS}
 local backoffUntil = tonumber(redis.call('HGET', KEYS[3], 'bu') or '0') or 0
 local backoffRemaining = math.max(0, backoffUntil - nowMs)
 local holder = redis.call('GET', KEYS[1])
+-- A value no process could hold (no expiry, or far longer than any token) is junk: the lease is free.
+if holder and holder ~= ARGV[1] and (redis.call('PTTL', KEYS[1]) < 0 or string.len(holder) > 256) then
+  holder = false
+end
 local state = 0
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])

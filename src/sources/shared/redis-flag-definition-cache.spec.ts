@@ -92,6 +92,21 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       expect(await redis.get(b.keys.lease)).toBe(b.instanceId);
     });
 
+    it.each([
+      ['a value with no expiry', async (lease: string) => void (await redis.set(lease, 'x:1:ab'))],
+      [
+        'an oversized value',
+        async (lease: string) => void (await redis.set(lease, 'x'.repeat(300), 'PX', 60_000)),
+      ],
+    ])('treats %s in the lease key as free', async (_name, plant) => {
+      const scope = project();
+      const a = cache(scope);
+      await plant(a.keys.lease);
+      expect(await a.shouldFetchFlagDefinitions()).toBe(true);
+      expect(await redis.get(a.keys.lease)).toBe(a.instanceId);
+      expect(await redis.pttl(a.keys.lease)).toBeGreaterThan(0);
+    });
+
     it('is released by compare-and-delete: never another process’s lease', async () => {
       const scope = project();
       const a = cache(scope);
@@ -218,6 +233,19 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       expect(follower.status.lastError).toMatch(/ignored the definitions in Redis/);
       expect(follower.currentHash).toBe(good.hash); // the SDK keeps its last good copy
     });
+  });
+
+  it('ignores meta whose fields are not what the leader writes (hash format, leader length)', async () => {
+    const scope = project();
+    const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
+    const good = encodeEnvelope(definitions('good'), Date.now());
+    const follower = cache(scope);
+    await redis.set(keys.definitions, good.serialized);
+    await redis.hset(keys.meta, { h: 'x'.repeat(5_000), v: Date.now(), l: 'someone' });
+    expect(await follower.getFlagDefinitions()).toBeUndefined();
+    await redis.hset(keys.meta, { h: good.hash, l: 'y'.repeat(5_000) });
+    expect((await follower.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(['good']);
+    expect(follower.status.leader).toBeNull();
   });
 
   it('keeps two projects on one Redis apart', async () => {
