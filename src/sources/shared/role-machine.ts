@@ -54,7 +54,9 @@ export class RoleMachine {
     this.noteUnusableBody();
     if (this.role.kind === 'steppedDown' && Date.now() < this.role.until) return 'read';
     // A follower asks for the lease only when its leader went quiet, released it, or Redis failed.
-    if (this.role.kind === 'follower') this.to({ kind: 'contending' });
+    if (this.role.kind === 'follower') {
+      this.to({ kind: 'contending', verifiedAtSeen: this.role.verifiedAtSeen });
+    }
     let reply;
     try {
       reply = await this.o.lease.acquireOrRenew();
@@ -72,10 +74,11 @@ export class RoleMachine {
       this.to(this.role.kind === 'leader' ? { ...this.role, sharedHash } : newLeader(sharedHash));
       return reply.backoffRemainingMs > 0 ? 'wait' : 'fetch';
     }
+    const seen = this.role.kind === 'contending' ? this.role.verifiedAtSeen : null;
     this.to({
       kind: 'follower',
       leaderAliveUntil: Date.now() + reply.leasePttlMs,
-      verifiedAtSeen: null,
+      verifiedAtSeen: seen,
       releaseNoticed: false,
     });
     await this.o.reader.waitForColdStartCopy(reply.definitionsExist, () => this.stopped);

@@ -8,7 +8,11 @@ export type Role =
   /** Nothing tried yet. */
   | { kind: 'cold' }
   /** Saw the lease free (released, lapsed, or Redis just came back): asks for it next. */
-  | { kind: 'contending' }
+  | {
+      kind: 'contending';
+      /** The leader's last verification seen as a follower: a verification is news only if newer. */
+      verifiedAtSeen: number | null;
+    }
   /** Holds the lease: fetches from PostHog and writes the shared copy. */
   | {
       kind: 'leader';
