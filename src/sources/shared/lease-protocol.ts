@@ -147,6 +147,10 @@ export class LeaseProtocol {
     };
   }
 
+  definitionsSize(): Promise<number> {
+    return this.command(this.redis.strlen(this.keys.definitions), 'definitions size');
+  }
+
   readDefinitions(): Promise<string | null> {
     return this.command(this.redis.get(this.keys.definitions), 'definitions read');
   }

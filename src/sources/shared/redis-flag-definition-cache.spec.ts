@@ -235,6 +235,25 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
     });
   });
 
+  it('does not read a rejected copy again until meta announces another hash', async () => {
+    const scope = project();
+    const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
+    const follower = cache(scope);
+    const reads: string[] = [];
+    follower.status.onEvent((event, value) => {
+      if (event === 'followerRead') reads.push(value as string);
+    });
+    await redis.set(keys.definitions, '{"v":1,"hash":');
+    await redis.hset(keys.meta, { h: 'abababababababab', v: Date.now() });
+    expect(await follower.getFlagDefinitions()).toBeUndefined();
+    expect(await follower.getFlagDefinitions()).toBeUndefined();
+    expect(reads).toEqual(['invalid']); // the second read stopped at meta
+    const good = encodeEnvelope(definitions('fixed'), Date.now());
+    await redis.set(keys.definitions, good.serialized);
+    await redis.hset(keys.meta, 'h', good.hash);
+    expect((await follower.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(['fixed']);
+  });
+
   it('ignores meta whose fields are not what the leader writes (hash format, leader length)', async () => {
     const scope = project();
     const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);

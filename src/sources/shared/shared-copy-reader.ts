@@ -16,6 +16,8 @@ export const EMPTY_DEFINITIONS: FlagDefinitionCacheData = Object.freeze({
 }) as FlagDefinitionCacheData;
 
 const QUOTA_LIMITED_HASH = 'quota-limited';
+/** Far above any real project's definitions (8,000 flags take about 6 MB). */
+const MAX_DEFINITIONS_BYTES = 64 * 1024 * 1024;
 
 export interface SharedCopyReaderOptions {
   lease: LeaseProtocol;
@@ -37,6 +39,8 @@ export class SharedCopyReader {
   /** Hash and parsed copy of the definitions this process last handed to (or got from) the SDK. */
   current?: { hash: string; data: FlagDefinitionCacheData };
   private coldWaitDone = false;
+  /** A shared copy found invalid: not read again until meta announces another hash. */
+  private rejectedHash?: string;
 
   constructor(private readonly o: SharedCopyReaderOptions) {}
 
@@ -52,7 +56,7 @@ export class SharedCopyReader {
 
   /** Whether meta announces something other than what this process holds. */
   differs(meta: SharedMeta | undefined): boolean {
-    if (!meta) return false;
+    if (!meta || meta.hash === this.rejectedHash) return false;
     if (meta.quotaLimitedAt !== null) return this.current?.hash !== QUOTA_LIMITED_HASH;
     return this.current?.hash !== meta.hash;
   }
@@ -123,8 +127,17 @@ export class SharedCopyReader {
   }
 
   private async readFullCopy(meta: SharedMeta): Promise<FlagDefinitionCacheData | undefined> {
+    if (meta.hash === this.rejectedHash) return undefined;
     let raw: string | null;
     try {
+      // Sized before it is read: a copy no leader would write is not pulled over the network.
+      const size = await this.o.lease.definitionsSize();
+      if (size > MAX_DEFINITIONS_BYTES) {
+        return this.reject(
+          meta,
+          `stored definitions are ${size} bytes, over ${MAX_DEFINITIONS_BYTES}`,
+        );
+      }
       raw = await this.o.lease.readDefinitions();
     } catch (error) {
       this.noteRedisError(error);
@@ -140,14 +153,18 @@ export class SharedCopyReader {
       this.o.status.lastError = null;
       return envelope.data;
     } catch (error) {
-      const reason = this.o.redactor.error(error);
-      this.o.status.emit('followerRead', 'invalid');
-      this.o.status.lastError = `ignored the definitions in Redis: ${reason}`;
-      this.o.logger.warn(
-        `Ignored the definitions in Redis (${this.o.lease.keys.definitions}): ${reason}`,
-      );
-      return undefined;
+      return this.reject(meta, this.o.redactor.error(error));
     }
+  }
+
+  private reject(meta: SharedMeta, reason: string): undefined {
+    this.rejectedHash = meta.hash;
+    this.o.status.emit('followerRead', 'invalid');
+    this.o.status.lastError = `ignored the definitions in Redis: ${reason}`;
+    this.o.logger.warn(
+      `Ignored the definitions in Redis (${this.o.lease.keys.definitions}): ${reason}`,
+    );
+    return undefined;
   }
 
   /**
