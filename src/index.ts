@@ -44,7 +44,7 @@ export {
 export {
   RedisFlagDefinitionCache,
   type RedisFlagDefinitionCacheOptions,
-} from './cache/redis-flag-definition-cache.js';
+} from './sources/shared/redis-flag-definition-cache.js';
 export {
   PostHogFlagsTestingModule,
   type PostHogFlagsTestingOptions,

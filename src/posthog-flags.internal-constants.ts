@@ -2,6 +2,8 @@
 
 /** Resolved (validated, defaulted) options. */
 export const RESOLVED_OPTIONS = Symbol.for('nestjs-posthog-flags:resolved-options');
+/** The `DefinitionsSource` of this module instance (one per mode). */
+export const DEFINITIONS_SOURCE = Symbol.for('nestjs-posthog-flags:definitions-source');
 
 export const FEATURE_FLAG_METADATA = 'nestjs-posthog-flags:feature-flags';
 export const SKIP_FEATURE_FLAG_METADATA = 'nestjs-posthog-flags:skip';

@@ -12,7 +12,8 @@ import {
   POSTHOG_CLIENT,
   POSTHOG_FLAGS_REDIS,
 } from './posthog-flags.constants.js';
-import { RESOLVED_OPTIONS } from './posthog-flags.internal-constants.js';
+import { FlagsStatusTracker } from './flags-status.js';
+import { DEFINITIONS_SOURCE, RESOLVED_OPTIONS } from './posthog-flags.internal-constants.js';
 import { PostHogFlagsLifecycle } from './posthog-flags.lifecycle.js';
 import { POSTHOG_FLAGS_MODULE_OPTIONS } from './posthog-flags.module-definition.js';
 import { createFlagsRuntime, FlagsRuntime } from './posthog-flags.runtime.js';
@@ -42,6 +43,17 @@ export const postHogFlagsProviders: Provider[] = [
     inject: [FlagsRuntime],
     useFactory: (rt: FlagsRuntime) => rt.generation,
   },
+  // Narrow providers: inject what you use (options, status, the definitions source), not the runtime.
+  {
+    provide: FlagsStatusTracker,
+    inject: [FlagsRuntime],
+    useFactory: (rt: FlagsRuntime) => rt.status,
+  },
+  {
+    provide: DEFINITIONS_SOURCE,
+    inject: [FlagsRuntime],
+    useFactory: (rt: FlagsRuntime) => rt.source,
+  },
   PostHogFlagsLifecycle,
   FlagEvaluator,
   FeatureFlagsService,
@@ -60,6 +72,9 @@ export const postHogFlagsExports = [
   FlagParameterPipe,
   FlagEvaluator,
   FlagsRuntime,
+  RESOLVED_OPTIONS,
+  FlagsStatusTracker,
+  DEFINITIONS_SOURCE,
   POSTHOG_CLIENT,
   POSTHOG_FLAGS_REDIS,
   FLAG_DEFINITION_CACHE,

@@ -1,16 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { PostHog, type FlagDefinitionCacheProvider, type PostHogOptions } from 'posthog-node';
-import {
-  observeFetch,
-  offlineFetch,
-  type FetchObserver,
-  type PostHogFetch,
-} from './cache/observed-fetch.js';
-import { RedisFlagDefinitionCache } from './cache/redis-flag-definition-cache.js';
-import { StandaloneDefinitionsObserver } from './cache/standalone-definitions-observer.js';
+import { createDefinitionsSource, type DefinitionsSource } from './sources/definitions-source.js';
+import type { PostHogFetch } from './sources/observed-fetch.js';
 import { DefinitionsGeneration } from './definitions-generation.js';
 import { FlagsStatusTracker, type FlagsRole } from './flags-status.js';
-import { StaticDefinitionsSource } from './offline/static-definitions-source.js';
 import type { ResolvedPostHogFlagsOptions } from './posthog-flags-options.resolve.js';
 import { registerMetrics } from './metrics/posthog-flags.metrics.js';
 import { registerOpenTelemetryMetrics } from './metrics/posthog-flags.otel-metrics.js';
@@ -33,8 +26,7 @@ export interface FlagsRuntimeParts {
   posthog: PostHog;
   redactor: Redactor;
   redis?: RedisHandle;
-  cache?: FlagDefinitionCacheProvider;
-  staticSource?: StaticDefinitionsSource;
+  source: DefinitionsSource;
   /** Removes this runtime's Prometheus metrics and OpenTelemetry callbacks (when on). */
   unregisterMetrics?: () => void;
 }
@@ -47,8 +39,8 @@ export class FlagsRuntime {
   readonly posthog: PostHog;
   readonly redactor: Redactor;
   readonly redis?: RedisHandle;
-  readonly cache?: FlagDefinitionCacheProvider;
-  readonly staticSource?: StaticDefinitionsSource;
+  /** Where definitions come from (one implementation per mode). */
+  readonly source: DefinitionsSource;
   private readonly unregisterMetrics?: () => void;
   private readonly logger = new Logger('PostHogFlags');
   private closed?: Promise<void>;
@@ -60,8 +52,7 @@ export class FlagsRuntime {
     this.posthog = parts.posthog;
     this.redactor = parts.redactor;
     this.redis = parts.redis;
-    this.cache = parts.cache;
-    this.staticSource = parts.staticSource;
+    this.source = parts.source;
     this.unregisterMetrics = parts.unregisterMetrics;
   }
 
@@ -78,8 +69,13 @@ export class FlagsRuntime {
    * Shutdown has begun: stop leading now (release the lease, write nothing more) while the app
    * drains its requests, which go on being served from memory. Bounded, never throws.
    */
-  async stepAside(): Promise<void> {
-    if (this.cache instanceof RedisFlagDefinitionCache) await this.cache.stepAside();
+  stepAside(): Promise<void> {
+    return this.source.stepAside();
+  }
+
+  /** posthog-node's cache provider (none in remote mode). */
+  get cache(): FlagDefinitionCacheProvider | undefined {
+    return this.source.cacheProvider;
   }
 
   /** Flushes events, stops the poller (releasing the lease), closes what the module opened. Bounded, never throws. */
@@ -134,70 +130,36 @@ export async function createFlagsRuntime(
     }
   }
 
-  const observers: FetchObserver[] = [];
-  let cache: FlagDefinitionCacheProvider | undefined;
-  let staticSource: StaticDefinitionsSource | undefined;
-  let fetch: PostHogFetch = options.posthog.fetch ?? (globalThis.fetch as unknown as PostHogFetch);
-
-  switch (options.mode) {
-    case 'shared':
-    case 'reader': {
-      const redisCache = new RedisFlagDefinitionCache({
-        redis: redis!.redis,
-        projectApiKey: options.projectApiKey,
-        keyPrefix: options.keyPrefix,
-        pollingIntervalMs: options.pollingIntervalMs,
-        leaseTtlMs: options.leaseTtlMs,
-        commandTimeoutMs: options.redisCommandTimeoutMs,
-        leaderMaxFailures: options.leaderMaxFailures,
-        coldStartWaitMs: Math.min(3_000, options.startupTimeoutMs),
-        canFetch: options.mode === 'shared',
-        status,
-        generation,
-        secrets: options.secretKey ? [options.secretKey] : [],
-        logger,
-      });
-      cache = redisCache;
-      observers.push(redisCache);
-      break;
-    }
-    case 'standalone': {
-      const observer = new StandaloneDefinitionsObserver(status, generation);
-      cache = observer;
-      observers.push(observer);
-      break;
-    }
-    case 'offline': {
-      staticSource = new StaticDefinitionsSource(options.offlineDefinitions!, () =>
-        status.markLoaded(staticSource!.flagCount, null, Date.now()),
-      );
-      generation.changed(staticSource.getFlagDefinitions());
-      cache = staticSource;
-      fetch = offlineFetch;
-      break;
-    }
-    case 'remote':
-      logger.warn(
-        'No secretKey and no redis: every flag evaluation is a request to PostHog. Set secretKey for local evaluation.',
-      );
-      observers.push(remoteStatusObserver(status));
-      break;
-  }
+  const source = createDefinitionsSource(options, {
+    status,
+    generation,
+    logger,
+    redis: redis?.redis,
+  });
+  const fetch = source.wrapFetch(
+    options.posthog.fetch ?? (globalThis.fetch as unknown as PostHogFetch),
+  );
 
   const posthogOptions: PostHogOptions = {
     ...options.posthog,
     host: options.host,
-    featureFlagsPollingInterval: options.pollingIntervalMs,
-    fetch: observers.length > 0 ? observeFetch(fetch, observers) : fetch,
-    flagDefinitionCacheProvider: cache,
+    // The module owns the schedule: the SDK loads only when a definitions source asks it to.
+    featureFlagsPollingInterval: null,
+    fetch,
+    flagDefinitionCacheProvider: source.cacheProvider,
     strictLocalEvaluation: options.mode !== 'remote' && options.onlyEvaluateLocally,
     secretKey:
       options.mode === 'shared' || options.mode === 'standalone' ? options.secretKey : undefined,
     personalApiKey: undefined,
+    // Remote evaluation sits on the request path: a short bound, and no retry after a delay.
+    ...(options.mode === 'remote' && {
+      featureFlagsRequestTimeoutMs: options.posthog.featureFlagsRequestTimeoutMs ?? 1_000,
+      featureFlagsRequestMaxRetries: options.posthog.featureFlagsRequestMaxRetries ?? 0,
+    }),
   };
   const posthog = new PostHog(options.projectApiKey, posthogOptions);
   posthog.on('error', logOnce(logger, redactor, 'PostHog'));
-  if (cache instanceof RedisFlagDefinitionCache) cache.bindClient(posthog);
+  source.attach(posthog);
   return new FlagsRuntime({
     options,
     status,
@@ -205,26 +167,9 @@ export async function createFlagsRuntime(
     posthog,
     redactor,
     redis,
-    cache,
-    staticSource,
+    source,
     unregisterMetrics,
   });
-}
-
-/** Remote mode is ready unless the last `/flags` call failed. */
-function remoteStatusObserver(status: FlagsStatusTracker): FetchObserver {
-  status.loaded = true;
-  return {
-    onRemoteFlagsResponse(ok) {
-      status.loaded = ok;
-      if (ok) {
-        status.markVerified(Date.now());
-        status.lastError = null;
-      } else {
-        status.lastError = 'PostHog remote evaluation (/flags) failed';
-      }
-    },
-  };
 }
 
 /** Logs an error source's messages, each distinct message at most once a minute. */

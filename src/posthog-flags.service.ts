@@ -2,8 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { FlagEvaluationContext } from './evaluation/evaluation-context.js';
 import type { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
 import { FlagEvaluator } from './evaluation/flag-evaluator.js';
-import type { FlagsStatus } from './flags-status.js';
-import { FlagsRuntime } from './posthog-flags.runtime.js';
+import { FlagsStatusTracker, type FlagsStatus } from './flags-status.js';
 
 /**
  * Feature flags for code paths the guard does not cover. Every call evaluates locally (memoized)
@@ -16,7 +15,7 @@ import { FlagsRuntime } from './posthog-flags.runtime.js';
 export class FeatureFlagsService {
   constructor(
     private readonly evaluator: FlagEvaluator,
-    private readonly runtime: FlagsRuntime,
+    private readonly tracker: FlagsStatusTracker,
   ) {}
 
   /** True when the flag is on (any variant) for this user. Unknown flags are off. */
@@ -26,7 +25,7 @@ export class FeatureFlagsService {
     context?: FlagEvaluationContext,
   ): Promise<boolean> {
     const enabled = (await this.evaluator.evaluate(distinctId, context, [key])).isEnabled(key);
-    const status = this.runtime.status;
+    const status = this.tracker;
     if (status.hasListeners) status.emit('evaluation', { flagKey: key, enabled, denied: false });
     return enabled;
   }
@@ -56,6 +55,6 @@ export class FeatureFlagsService {
 
   /** The state of this process's definitions: role, age, Redis, last error. Never a secret. */
   status(): FlagsStatus {
-    return this.runtime.status.snapshot();
+    return this.tracker.snapshot();
   }
 }

@@ -8,7 +8,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { execFileSync } from 'node:child_process';
 import request from 'supertest';
-import { cacheKeys, projectFingerprint } from '../src/cache/cache-keys.js';
+import { cacheKeys, projectFingerprint } from '../src/sources/shared/cache-keys.js';
 import { FeatureFlagsService, type PostHogFlagsModuleOptions } from '../src/index.js';
 import { createApp } from './app/create-app.js';
 import { FLAGS_ACL_ADDITIONS, flagsAclRule, flagsReaderAclRule } from './support/acl.js';

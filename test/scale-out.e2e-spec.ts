@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { cacheKeys } from '../src/cache/cache-keys.js';
+import { cacheKeys } from '../src/sources/shared/cache-keys.js';
 import type { PostHogFlagsModuleOptions } from '../src/index.js';
 import { FakePostHog, booleanFlag, manyFlags } from './support/fake-posthog.js';
 import { RedisServer } from './support/redis-server.js';

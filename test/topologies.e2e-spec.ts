@@ -3,7 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 import type { FlagDefinitionCacheData } from 'posthog-node';
 import request from 'supertest';
-import { cacheKeys } from '../src/cache/cache-keys.js';
+import { cacheKeys } from '../src/sources/shared/cache-keys.js';
 import {
   FeatureFlagsService,
   RedisFlagDefinitionCache,

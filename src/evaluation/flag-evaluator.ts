@@ -125,7 +125,8 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
       this.logger.warn(`Flag evaluation failed: ${this.runtime.redactor.error(error)}`);
       return new FeatureFlagsSnapshot(distinctId, NOT_READY, false, false);
     }
-    this.warnUnknown(flagKeys, record.values);
+    // A failed remote call leaves every flag out: it is not unknown (the breaker logs the cause).
+    if (options.mode !== 'remote' || status.loaded) this.warnUnknown(flagKeys, record.values);
     if (options.mode === 'remote') this.learnRemoteKeys(record.values);
     // Remote results are never memoized: PostHog may answer differently at any moment.
     if (options.mode !== 'remote' && generation === this.generation.value) {

@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { FlagsRuntime } from '../posthog-flags.runtime.js';
+import { FlagsStatusTracker } from '../flags-status.js';
+import type { ResolvedPostHogFlagsOptions } from '../posthog-flags-options.resolve.js';
+import { RESOLVED_OPTIONS } from '../posthog-flags.internal-constants.js';
 
 export interface PostHogFlagsHealthOptions {
   /** Down when definitions were last verified longer ago than this. Default: the module's `maxAgeMs`. */
@@ -18,7 +20,8 @@ export interface PostHogFlagsHealthOptions {
 export class PostHogFlagsHealthIndicator {
   constructor(
     private readonly health: HealthIndicatorService,
-    private readonly runtime: FlagsRuntime,
+    private readonly status: FlagsStatusTracker,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedPostHogFlagsOptions,
   ) {}
 
   isHealthy<const Key extends string = 'posthog_flags'>(
@@ -26,8 +29,8 @@ export class PostHogFlagsHealthIndicator {
     options: PostHogFlagsHealthOptions = {},
   ): HealthIndicatorResult<Key> {
     const indicator = this.health.check(key);
-    const status = this.runtime.status.snapshot();
-    const maxAgeMs = options.maxAgeMs ?? this.runtime.options.maxAgeMs;
+    const status = this.status.snapshot();
+    const maxAgeMs = options.maxAgeMs ?? this.options.maxAgeMs;
     // Remote mode has no definitions to age: it is healthy while /flags calls succeed.
     const fresh = status.role === 'remote' || (status.ageMs !== null && status.ageMs <= maxAgeMs);
     const details = { ...status, maxAgeMs };

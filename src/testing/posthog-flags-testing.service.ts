@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FlagDefinitions } from '../posthog-flags-options.interface.js';
 import { FlagsRuntime } from '../posthog-flags.runtime.js';
+import { OfflineDefinitionsSource } from '../sources/definitions-source.js';
 import { definitionsFromFlagMap, type TestFlagMap } from './flag-map.js';
 
 /**
@@ -24,10 +25,11 @@ export class PostHogFlagsTesting {
 
   /** Replaces the definitions (full PostHog definitions, as `/flags/definitions` returns them). */
   async setDefinitions(definitions: FlagDefinitions): Promise<void> {
-    const { staticSource, posthog, generation } = this.runtime;
-    staticSource!.replace(definitions);
-    await posthog.reloadFeatureFlags();
-    generation.changed(staticSource!.getFlagDefinitions());
+    const { source, posthog } = this.runtime;
+    if (!(source instanceof OfflineDefinitionsSource)) {
+      throw new Error('PostHogFlagsTesting needs the module in offline mode (definitions given)');
+    }
+    await source.replace(posthog, definitions);
   }
 
   /** Back to the flags the module was created with. */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { decodeEnvelope } from '../../src/cache/definitions-envelope.js';
+import { decodeEnvelope } from '../../src/sources/shared/definitions-envelope.js';
 import {
   FakePostHog,
   booleanFlag,

@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { PostHogFlagsModuleOptions } from '../../src/index.js';
-import { cacheKeys, type CacheKeys } from '../../src/cache/cache-keys.js';
+import { cacheKeys, type CacheKeys } from '../../src/sources/shared/cache-keys.js';
 import {
   booleanFlag,
   type FakePostHog,

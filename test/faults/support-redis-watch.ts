@@ -10,7 +10,7 @@ import {
   RECORD_QUOTA_LIMITED,
   RELEASE,
   VERIFY,
-} from '../../src/cache/lease-scripts.js';
+} from '../../src/sources/shared/lease-scripts.js';
 import { sleep } from './support-kit.js';
 
 const sha = (script: string): string => createHash('sha1').update(script).digest('hex');

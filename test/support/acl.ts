@@ -9,10 +9,21 @@
  * script's `redis.call()` against the caller's ACL too.
  */
 export const FLAGS_COMMANDS = {
-  // Lease scripts (src/cache/lease-scripts.ts), by SHA, and in full on NOSCRIPT.
+  // Lease scripts (src/sources/shared/lease-scripts.ts), by SHA, and in full on NOSCRIPT.
   scripts: ['evalsha', 'eval'],
   // Inside the scripts.
-  scriptBodies: ['get', 'set', 'pexpire', 'pttl', 'exists', 'hget', 'hset', 'del', 'publish'],
+  scriptBodies: [
+    'get',
+    'set',
+    'pexpire',
+    'pttl',
+    'exists',
+    'hget',
+    'hset',
+    'del',
+    'publish',
+    'time',
+  ],
   // Followers' reads (src/redis/flags-redis.ts): meta, the definitions, their size, presence.
   reads: ['hmget', 'get', 'strlen', 'exists'],
   // Change notices, on a connection of their own.
@@ -29,7 +40,7 @@ export function flagsCommands(): string[] {
 export interface FlagsAclOptions {
   /** The module's `keyPrefix`. Default `posthog:flags`. */
   keyPrefix?: string;
-  /** Confine the user to one project: `projectFingerprint(projectApiKey)` (src/cache/cache-keys.ts). */
+  /** Confine the user to one project: `projectFingerprint(projectApiKey)` (src/sources/shared/cache-keys.ts). */
   fingerprint?: string;
 }
 

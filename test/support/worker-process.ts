@@ -106,6 +106,19 @@ export class WorkerProcess {
     return (await this.get('/flags/status')).body;
   }
 
+  /** The child's own `process.cpuUsage()` (µs), asked over IPC. */
+  cpuUsage(): Promise<NodeJS.CpuUsage> {
+    return new Promise((resolve) => {
+      const onMessage = (message: { type?: string; usage?: NodeJS.CpuUsage }) => {
+        if (message?.type !== 'cpu') return;
+        this.child.off('message', onMessage);
+        resolve(message.usage!);
+      };
+      this.child.on('message', onMessage);
+      this.child.send({ type: 'cpu' });
+    });
+  }
+
   signal(signal: NodeJS.Signals): void {
     this.child.kill(signal);
   }

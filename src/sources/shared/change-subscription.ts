@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import type { FlagsRedis, FlagsRedisSubscription } from '../redis/flags-redis.js';
+import type { FlagsRedis, FlagsRedisSubscription } from '../../redis/flags-redis.js';
 import { RELEASED_NOTICE } from './notices.js';
 
 /** How long notices are gathered into one reload. */

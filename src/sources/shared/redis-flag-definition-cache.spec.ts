@@ -2,8 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { FlagDefinitionCacheData } from 'posthog-node';
-import { sharedTestRedis } from '../../test/support/redis-server.js';
-import { sleep } from '../bounded.js';
+import { sharedTestRedis } from '../../../test/support/redis-server.js';
+import { sleep } from '../../bounded.js';
 import { cacheKeys } from './cache-keys.js';
 import { encodeEnvelope } from './definitions-envelope.js';
 import {
@@ -90,6 +90,21 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       await sleep(400); // lease TTL is 300 ms
       expect(await b.shouldFetchFlagDefinitions()).toBe(true);
       expect(await redis.get(b.keys.lease)).toBe(b.instanceId);
+    });
+
+    it.each([
+      ['a value with no expiry', async (lease: string) => void (await redis.set(lease, 'x:1:ab'))],
+      [
+        'an oversized value',
+        async (lease: string) => void (await redis.set(lease, 'x'.repeat(300), 'PX', 60_000)),
+      ],
+    ])('treats %s in the lease key as free', async (_name, plant) => {
+      const scope = project();
+      const a = cache(scope);
+      await plant(a.keys.lease);
+      expect(await a.shouldFetchFlagDefinitions()).toBe(true);
+      expect(await redis.get(a.keys.lease)).toBe(a.instanceId);
+      expect(await redis.pttl(a.keys.lease)).toBeGreaterThan(0);
     });
 
     it('is released by compare-and-delete: never another process’s lease', async () => {
@@ -218,6 +233,38 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       expect(follower.status.lastError).toMatch(/ignored the definitions in Redis/);
       expect(follower.currentHash).toBe(good.hash); // the SDK keeps its last good copy
     });
+  });
+
+  it('does not read a rejected copy again until meta announces another hash', async () => {
+    const scope = project();
+    const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
+    const follower = cache(scope);
+    const reads: string[] = [];
+    follower.status.onEvent((event, value) => {
+      if (event === 'followerRead') reads.push(value as string);
+    });
+    await redis.set(keys.definitions, '{"v":1,"hash":');
+    await redis.hset(keys.meta, { h: 'abababababababab', v: Date.now() });
+    expect(await follower.getFlagDefinitions()).toBeUndefined();
+    expect(await follower.getFlagDefinitions()).toBeUndefined();
+    expect(reads).toEqual(['invalid']); // the second read stopped at meta
+    const good = encodeEnvelope(definitions('fixed'), Date.now());
+    await redis.set(keys.definitions, good.serialized);
+    await redis.hset(keys.meta, 'h', good.hash);
+    expect((await follower.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(['fixed']);
+  });
+
+  it('ignores meta whose fields are not what the leader writes (hash format, leader length)', async () => {
+    const scope = project();
+    const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
+    const good = encodeEnvelope(definitions('good'), Date.now());
+    const follower = cache(scope);
+    await redis.set(keys.definitions, good.serialized);
+    await redis.hset(keys.meta, { h: 'x'.repeat(5_000), v: Date.now(), l: 'someone' });
+    expect(await follower.getFlagDefinitions()).toBeUndefined();
+    await redis.hset(keys.meta, { h: good.hash, l: 'y'.repeat(5_000) });
+    expect((await follower.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(['good']);
+    expect(follower.status.leader).toBeNull();
   });
 
   it('keeps two projects on one Redis apart', async () => {

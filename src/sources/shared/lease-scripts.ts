@@ -5,11 +5,24 @@ import { QUOTA_NOTICE, RELEASED_NOTICE } from './notices.js';
  * hash tag, so they also run on Redis Cluster.
  */
 
+// Milliseconds on Redis's clock: the fleet's backoff deadline is compared on one clock, never
+// across hosts whose clocks disagree.
+const REDIS_NOW_MS = `local t = redis.call('TIME')
+local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
 /** KEYS: lease, definitions, meta. ARGV: token, ttlMs. Returns [state, definitionsExist, metaHash,
- * leasePttl]: state 2 = acquired a free lease, 1 = renewed our own, 0 = another process holds it
- * (and leasePttl is how long its lease still runs, in ms). */
+ * leasePttl, backoffRemainingMs]: state 2 = acquired a free lease, 1 = renewed our own, 0 = another
+ * process holds it (and leasePttl is how long its lease still runs, in ms). backoffRemainingMs: how
+ * long the fleet must still leave PostHog alone (0 = not backed off). */
 export const ACQUIRE_OR_RENEW = `
+${REDIS_NOW_MS}
+local backoffUntil = tonumber(redis.call('HGET', KEYS[3], 'bu') or '0') or 0
+local backoffRemaining = math.max(0, backoffUntil - nowMs)
 local holder = redis.call('GET', KEYS[1])
+-- A value no process could hold (no expiry, or far longer than any token) is junk: the lease is free.
+if holder and holder ~= ARGV[1] and (redis.call('PTTL', KEYS[1]) < 0 or string.len(holder) > 256) then
+  holder = false
+end
 local state = 0
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -18,7 +31,7 @@ elseif not holder then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   state = 2
 end
-return { state, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], 'h') or '', redis.call('PTTL', KEYS[1]) }
+return { state, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], 'h') or '', redis.call('PTTL', KEYS[1]), backoffRemaining }
 `;
 
 /** KEYS: lease, definitions, meta. ARGV: token, envelope, hash, fetchedAt, verifiedAt, channel.
@@ -29,7 +42,7 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local changed = redis.call('HGET', KEYS[3], 'h') ~= ARGV[3] or redis.call('EXISTS', KEYS[2]) == 0
 local quota = redis.call('HGET', KEYS[3], 'q')
 if changed then redis.call('SET', KEYS[2], ARGV[2]) end
-redis.call('HSET', KEYS[3], 'h', ARGV[3], 'f', ARGV[4], 'v', ARGV[5], 'l', ARGV[1], 'q', '0')
+redis.call('HSET', KEYS[3], 'h', ARGV[3], 'f', ARGV[4], 'v', ARGV[5], 'l', ARGV[1], 'q', '0', 'bn', '0', 'bu', '0')
 -- New content, or the end of a quota limit: followers reload now.
 if changed or (quota and quota ~= '0') then
   redis.call('PUBLISH', ARGV[6], ARGV[3])
@@ -43,7 +56,7 @@ return 1
 export const VERIFY = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-redis.call('HSET', KEYS[3], 'v', ARGV[2], 'l', ARGV[1], 'q', '0')
+redis.call('HSET', KEYS[3], 'v', ARGV[2], 'l', ARGV[1], 'q', '0', 'bn', '0', 'bu', '0')
 return 1
 `;
 
@@ -63,4 +76,18 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], '${RELEASED_NOTICE}')
 return 1
+`;
+
+/** KEYS: lease, meta. ARGV: token, baseMs, capMs, jitter (0..1). A refused or failed fetch
+ * (401/403/429/5xx): the fleet's failure count goes up and every process, whoever leads next,
+ * leaves PostHog alone for min(cap, base × 2^failures × (1 + jitter/5)). A 200 or 304 (the write and
+ * verify scripts) resets both. Returns [failures, delayMs], or 0 when fenced off. */
+export const RECORD_BACKOFF = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+${REDIS_NOW_MS}
+local failures = (tonumber(redis.call('HGET', KEYS[2], 'bn') or '0') or 0) + 1
+local delay = tonumber(ARGV[2]) * (2 ^ math.min(failures, 30)) * (1 + tonumber(ARGV[4]) / 5)
+delay = math.floor(math.min(tonumber(ARGV[3]), delay))
+redis.call('HSET', KEYS[2], 'bn', failures, 'bu', nowMs + delay)
+return { failures, delay }
 `;

@@ -1,0 +1,170 @@
+import { bounded } from '../../bounded.js';
+import type { FlagsRedis } from '../../redis/flags-redis.js';
+import type { BackoffPolicy } from '../fetch-backoff.js';
+import type { CacheKeys } from './cache-keys.js';
+import {
+  ACQUIRE_OR_RENEW,
+  FENCED_WRITE,
+  RECORD_BACKOFF,
+  RECORD_QUOTA_LIMITED,
+  RELEASE,
+  VERIFY,
+} from './lease-scripts.js';
+
+const CONTENT_HASH = /^[0-9a-f]{16}$/;
+const MAX_TOKEN_LENGTH = 256;
+
+/** What one lease call saw. */
+export interface LeaseReply {
+  /** 2 = acquired a free lease, 1 = renewed our own, 0 = another process holds it. */
+  state: 0 | 1 | 2;
+  definitionsExist: boolean;
+  sharedHash: string;
+  /** How long the holder's lease still runs (ms), when another process holds it. */
+  leasePttlMs: number;
+  /** How long the fleet must still leave PostHog alone (0 = not backed off). */
+  backoffRemainingMs: number;
+}
+
+/** The small `meta` hash beside the definitions: what followers read each interval. */
+export interface SharedMeta {
+  hash: string;
+  verifiedAt: number | null;
+  leader: string | null;
+  quotaLimitedAt: number | null;
+}
+
+/**
+ * The lease protocol's Redis side: atomic scripts and bounded reads for one project. No state:
+ * every call says what Redis holds now, and the role machine decides what it means.
+ */
+export class LeaseProtocol {
+  constructor(
+    private readonly redis: FlagsRedis,
+    readonly keys: CacheKeys,
+    readonly token: string,
+    private readonly leaseTtlMs: number,
+    private readonly commandTimeoutMs: number,
+  ) {}
+
+  async acquireOrRenew(): Promise<LeaseReply> {
+    const [state, exists, hash, pttl, backoff] = (await this.command(
+      this.redis.runScript(
+        ACQUIRE_OR_RENEW,
+        [this.keys.lease, this.keys.definitions, this.keys.meta],
+        [this.token, this.leaseTtlMs],
+      ),
+      'lease',
+    )) as [number, number, string, number?, number?];
+    return {
+      state: state === 2 ? 2 : state === 1 ? 1 : 0,
+      definitionsExist: exists === 1,
+      sharedHash: String(hash ?? ''),
+      leasePttlMs: typeof pttl === 'number' && pttl > 0 ? pttl : this.leaseTtlMs,
+      backoffRemainingMs: typeof backoff === 'number' && backoff > 0 ? backoff : 0,
+    };
+  }
+
+  /** 0 = fenced off (not our lease), 1 = written, 2 = written and changed (announced). */
+  async writeDefinitions(serialized: string, hash: string, at: number): Promise<number> {
+    return Number(
+      await this.command(
+        this.redis.runScript(
+          FENCED_WRITE,
+          [this.keys.lease, this.keys.definitions, this.keys.meta],
+          [this.token, serialized, hash, at, at, this.keys.changedChannel],
+        ),
+        'definitions write',
+      ),
+    );
+  }
+
+  /** A 304. 0 = fenced off, -1 = the shared copy is missing, 1 = verified. */
+  async verify(at: number): Promise<number> {
+    return Number(
+      await this.command(
+        this.redis.runScript(
+          VERIFY,
+          [this.keys.lease, this.keys.definitions, this.keys.meta],
+          [this.token, at],
+        ),
+        'verify',
+      ),
+    );
+  }
+
+  async recordQuotaLimited(at: number): Promise<void> {
+    await this.command(
+      this.redis.runScript(
+        RECORD_QUOTA_LIMITED,
+        [this.keys.lease, this.keys.meta],
+        [this.token, at, this.keys.changedChannel],
+      ),
+      'quota record',
+    );
+  }
+
+  /** Records a refused fetch for the whole fleet. Undefined when fenced off. */
+  async recordBackoff(
+    policy: BackoffPolicy,
+    jitter = Math.random(),
+  ): Promise<{ failures: number; delayMs: number } | undefined> {
+    const reply = await this.command(
+      this.redis.runScript(
+        RECORD_BACKOFF,
+        [this.keys.lease, this.keys.meta],
+        [this.token, policy.baseMs, policy.capMs, jitter.toFixed(3)],
+      ),
+      'backoff record',
+    );
+    if (!Array.isArray(reply)) return undefined;
+    return { failures: Number(reply[0]), delayMs: Number(reply[1]) };
+  }
+
+  /** Compare-and-delete, announced. True when the lease was ours. */
+  async release(): Promise<boolean> {
+    const released = await this.command(
+      this.redis.runScript(RELEASE, [this.keys.lease], [this.token, this.keys.changedChannel]),
+      'lease release',
+    );
+    return Number(released) === 1;
+  }
+
+  /** The one read of an unchanged interval: four short fields, well under 200 bytes on the wire. */
+  async readMeta(): Promise<SharedMeta | undefined> {
+    const [hash, verifiedAt, leader, quota] = await this.command(
+      this.redis.hmget(this.keys.meta, ['h', 'v', 'l', 'q']),
+      'meta read',
+    );
+    // Meta is outside data: a hash that is not one of ours means no usable copy.
+    if (!hash || !CONTENT_HASH.test(hash)) return undefined;
+    const quotaLimitedAt = Number(quota);
+    return {
+      hash,
+      verifiedAt: positiveNumber(verifiedAt),
+      leader: leader && leader.length <= MAX_TOKEN_LENGTH ? leader : null,
+      quotaLimitedAt: quotaLimitedAt > 0 ? quotaLimitedAt : null,
+    };
+  }
+
+  definitionsSize(): Promise<number> {
+    return this.command(this.redis.strlen(this.keys.definitions), 'definitions size');
+  }
+
+  readDefinitions(): Promise<string | null> {
+    return this.command(this.redis.get(this.keys.definitions), 'definitions read');
+  }
+
+  async definitionsExist(): Promise<boolean> {
+    return (await this.command(this.redis.exists(this.keys.definitions), 'exists')) === 1;
+  }
+
+  private command<T>(promise: Promise<T>, what: string): Promise<T> {
+    return bounded(promise, this.commandTimeoutMs, `Redis ${what}`);
+  }
+}
+
+function positiveNumber(value: string | null): number | null {
+  const n = Number(value);
+  return value !== null && Number.isFinite(n) && n > 0 ? n : null;
+}

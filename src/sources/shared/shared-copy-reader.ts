@@ -1,0 +1,194 @@
+import type { Logger } from '@nestjs/common';
+import type { FlagDefinitionCacheData } from 'posthog-node';
+import { sleep } from '../../bounded.js';
+import type { DefinitionsGeneration } from '../../definitions-generation.js';
+import { describeFetchFailure, type FlagsStatusTracker } from '../../flags-status.js';
+import type { Redactor } from '../../redact.js';
+import type { ChangeSubscription } from './change-subscription.js';
+import { decodeEnvelope } from './definitions-envelope.js';
+import type { LeaseProtocol, SharedMeta } from './lease-protocol.js';
+
+export const EMPTY_DEFINITIONS: FlagDefinitionCacheData = Object.freeze({
+  flags: [],
+  group_type_mapping: {},
+  groupTypeMapping: {},
+  cohorts: {},
+}) as FlagDefinitionCacheData;
+
+const QUOTA_LIMITED_HASH = 'quota-limited';
+/** Far above any real project's definitions (8,000 flags take about 6 MB). */
+const MAX_DEFINITIONS_BYTES = 64 * 1024 * 1024;
+
+export interface SharedCopyReaderOptions {
+  lease: LeaseProtocol;
+  status: FlagsStatusTracker;
+  generation: DefinitionsGeneration;
+  redactor: Redactor;
+  logger: Pick<Logger, 'warn'>;
+  /** False for a reader: it never gets the empty placeholder (it cannot fetch anyway). */
+  canFetch: boolean;
+  coldStartWaitMs: number;
+  changes?: ChangeSubscription;
+}
+
+/**
+ * The follower path: what this process holds, and the reads that keep it equal to the shared copy.
+ * An unchanged interval costs one small meta read and no work for the SDK.
+ */
+export class SharedCopyReader {
+  /** Hash and parsed copy of the definitions this process last handed to (or got from) the SDK. */
+  current?: { hash: string; data: FlagDefinitionCacheData };
+  private coldWaitDone = false;
+  /** A shared copy found invalid: not read again until meta announces another hash. */
+  private rejectedHash?: string;
+
+  constructor(private readonly o: SharedCopyReaderOptions) {}
+
+  /** Meta, or 'failed' when Redis did not answer (recorded in status). */
+  async peekMeta(): Promise<SharedMeta | undefined | 'failed'> {
+    try {
+      return await this.o.lease.readMeta();
+    } catch (error) {
+      this.noteRedisError(error);
+      return 'failed';
+    }
+  }
+
+  /** Whether meta announces something other than what this process holds. */
+  differs(meta: SharedMeta | undefined): boolean {
+    if (!meta || meta.hash === this.rejectedHash) return false;
+    if (meta.quotaLimitedAt !== null) return this.current?.hash !== QUOTA_LIMITED_HASH;
+    return this.current?.hash !== meta.hash;
+  }
+
+  /** Meta confirms what this process holds: the leader verified it again. */
+  noteUnchanged(meta: SharedMeta): void {
+    this.o.status.leader = meta.leader;
+    if (meta.quotaLimitedAt !== null || !this.current) return;
+    this.o.status.emit('followerRead', 'unchanged');
+    this.o.status.markLoaded(this.current.data.flags.length, null, meta.verifiedAt);
+  }
+
+  /** The SDK's `getFlagDefinitions` for a process that does not fetch this time. */
+  async read(): Promise<FlagDefinitionCacheData | undefined> {
+    const meta = await this.peekMeta();
+    if (meta === 'failed') return undefined;
+    if (!meta) return this.absentCopy();
+    this.o.status.leader = meta.leader;
+    if (meta.quotaLimitedAt !== null) return this.quotaLimitedCopy();
+    this.o.status.quotaLimited = false;
+    if (this.current?.hash === meta.hash) {
+      this.noteUnchanged(meta);
+      return this.current.data;
+    }
+    return this.readFullCopy(meta);
+  }
+
+  /** This process fetched `data` itself (leader or standalone). */
+  adopt(hash: string, data: FlagDefinitionCacheData): void {
+    if (this.current?.hash !== hash) this.o.generation.changed(data);
+    this.current = { hash, data };
+  }
+
+  /** PostHog answered 402 to this process: it evaluates with no flags, as posthog-node does. */
+  dropForQuota(): void {
+    this.current = undefined;
+    this.o.generation.changed(EMPTY_DEFINITIONS);
+    this.o.status.quotaLimited = true;
+    this.o.status.lastError = describeFetchFailure(402);
+  }
+
+  /** On a cold cache, a process that lost the lease waits for the leader's copy instead of fetching too. */
+  async waitForColdStartCopy(sharedExists: boolean, stopped: () => boolean): Promise<void> {
+    if (this.coldWaitDone || this.current || sharedExists) {
+      this.coldWaitDone = true;
+      return;
+    }
+    const deadline = Date.now() + this.o.coldStartWaitMs;
+    const changed = this.o.changes?.nextChange();
+    while (Date.now() < deadline && !stopped()) {
+      const notified = await Promise.race([
+        changed?.then(() => true),
+        sleep(100).then(() => false),
+      ]);
+      if (notified) break;
+      try {
+        if (await this.o.lease.definitionsExist()) break;
+      } catch {
+        break;
+      }
+    }
+    this.coldWaitDone = true;
+  }
+
+  noteRedisError(error: unknown): void {
+    this.o.status.redis = 'down';
+    this.o.status.lastError = `redis: ${this.o.redactor.error(error)}`;
+  }
+
+  private async readFullCopy(meta: SharedMeta): Promise<FlagDefinitionCacheData | undefined> {
+    if (meta.hash === this.rejectedHash) return undefined;
+    let raw: string | null;
+    try {
+      // Sized before it is read: a copy no leader would write is not pulled over the network.
+      const size = await this.o.lease.definitionsSize();
+      if (size > MAX_DEFINITIONS_BYTES) {
+        return this.reject(
+          meta,
+          `stored definitions are ${size} bytes, over ${MAX_DEFINITIONS_BYTES}`,
+        );
+      }
+      raw = await this.o.lease.readDefinitions();
+    } catch (error) {
+      this.noteRedisError(error);
+      return undefined;
+    }
+    if (raw === null) return this.absentCopy();
+    try {
+      const envelope = decodeEnvelope(raw, meta.hash);
+      const isChange = this.current !== undefined; // the first load is no fan-out
+      this.current = { hash: envelope.hash, data: envelope.data };
+      this.o.generation.changed(envelope.data);
+      this.o.status.emit('followerRead', 'full');
+      if (isChange) this.o.status.emit('propagation', Math.max(0, Date.now() - envelope.fetchedAt));
+      this.o.status.markLoaded(envelope.data.flags.length, envelope.fetchedAt, meta.verifiedAt);
+      this.o.status.lastError = null;
+      return envelope.data;
+    } catch (error) {
+      return this.reject(meta, this.o.redactor.error(error));
+    }
+  }
+
+  private reject(meta: SharedMeta, reason: string): undefined {
+    this.rejectedHash = meta.hash;
+    this.o.status.emit('followerRead', 'invalid');
+    this.o.status.lastError = `ignored the definitions in Redis: ${reason}`;
+    this.o.logger.warn(
+      `Ignored the definitions in Redis (${this.o.lease.keys.definitions}): ${reason}`,
+    );
+    return undefined;
+  }
+
+  /**
+   * No shared copy. A process that holds definitions keeps them (undefined). A follower with
+   * nothing, past its cold-start wait, gets an empty placeholder: posthog-node would otherwise make
+   * an emergency fetch on every evaluation. It stays not ready (flags off) until the leader's copy
+   * arrives, which a change notice delivers at once.
+   */
+  absentCopy(): FlagDefinitionCacheData | undefined {
+    if (this.o.status.loaded || !this.o.canFetch || !this.coldWaitDone) return undefined;
+    this.o.status.lastError = 'no shared definitions in Redis yet: waiting for the leader';
+    return EMPTY_DEFINITIONS;
+  }
+
+  /** The leader saw 402: every process evaluates with no flags, as posthog-node does on a 402. */
+  private quotaLimitedCopy(): FlagDefinitionCacheData {
+    this.o.status.quotaLimited = true;
+    this.o.status.lastError = describeFetchFailure(402);
+    if (this.current?.hash !== QUOTA_LIMITED_HASH) {
+      this.current = { hash: QUOTA_LIMITED_HASH, data: EMPTY_DEFINITIONS };
+      this.o.generation.changed(EMPTY_DEFINITIONS);
+    }
+    return EMPTY_DEFINITIONS;
+  }
+}
