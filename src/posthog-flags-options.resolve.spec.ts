@@ -99,9 +99,9 @@ describe('resolveOptions', () => {
     ['empty cluster', { redis: { cluster: [] } }, /redis: `cluster` must be a non-empty array/],
     ['sentinel without name', { redis: { sentinels: [{ host: 'h', port: 1 }] } }, /needs `name`/],
     [
-      'client that is not ioredis',
-      { redis: { client: {} } },
-      /`client` must be an ioredis Redis or Cluster/,
+      'client that is neither ioredis nor node-redis',
+      { redis: { client: { get() {}, connect() {} } } },
+      /`client` must be an ioredis Redis or Cluster, or a node-redis client or cluster/,
     ],
     [
       'keyPrefix with braces',

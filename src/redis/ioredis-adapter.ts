@@ -1,24 +1,20 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { FlagsRedis, FlagsRedisSubscription } from './flags-redis.js';
+import { normaliseReply, stringOrNull } from './normalise-reply.js';
+import type { IORedisClientLike } from './redis-client-like.js';
 import { isNoScript, scriptSha } from './script-sha.js';
+
+export { isIORedisClient } from './redis-client-like.js';
 
 export type IORedisClient = Redis | Cluster;
 
-/** Whether a value is an ioredis `Redis` or `Cluster` (duck-typed: ioredis 5 and 6 are different classes). */
-export function isIORedisClient(value: unknown): value is IORedisClient {
-  const client = value as Record<string, unknown> | null;
-  return (
-    !!client &&
-    typeof client.duplicate === 'function' &&
-    typeof client.evalsha === 'function' &&
-    typeof client.hmget === 'function' &&
-    typeof client.status === 'string'
-  );
-}
-
 /** `FlagsRedis` over an ioredis client (5 or 6, RESP2 or RESP3, standalone, Sentinel or Cluster). */
 export class IORedisAdapter implements FlagsRedis {
-  constructor(readonly client: IORedisClient) {}
+  readonly client: IORedisClient;
+
+  constructor(client: IORedisClientLike) {
+    this.client = client as unknown as IORedisClient;
+  }
 
   async runScript(
     script: string,
@@ -26,27 +22,30 @@ export class IORedisAdapter implements FlagsRedis {
     args: readonly (string | number)[],
   ): Promise<unknown> {
     try {
-      return await this.client.evalsha(scriptSha(script), keys.length, ...keys, ...args);
+      return normaliseReply(
+        await this.client.evalsha(scriptSha(script), keys.length, ...keys, ...args),
+      );
     } catch (error) {
       if (!isNoScript(error)) throw error;
-      return this.client.eval(script, keys.length, ...keys, ...args);
+      return normaliseReply(await this.client.eval(script, keys.length, ...keys, ...args));
     }
   }
 
-  hmget(key: string, fields: readonly string[]): Promise<Array<string | null>> {
-    return this.client.hmget(key, ...fields);
+  async hmget(key: string, fields: readonly string[]): Promise<Array<string | null>> {
+    return (await this.client.hmget(key, ...fields)).map(stringOrNull);
   }
 
-  get(key: string): Promise<string | null> {
-    return this.client.get(key);
+  async get(key: string): Promise<string | null> {
+    return stringOrNull(await this.client.get(key));
   }
 
-  strlen(key: string): Promise<number> {
-    return this.client.strlen(key);
+  // Number(): `stringNumbers: true` makes ioredis return integers as strings.
+  async strlen(key: string): Promise<number> {
+    return Number(await this.client.strlen(key));
   }
 
-  exists(key: string): Promise<number> {
-    return this.client.exists(key);
+  async exists(key: string): Promise<number> {
+    return Number(await this.client.exists(key));
   }
 
   subscribe(channel: string, onMessage: (message: string) => void): FlagsRedisSubscription {

@@ -1,22 +1,31 @@
 /**
  * A child process running the example app with the module, for multi-process tests.
- * Config: WORKER_OPTIONS (JSON module options), WORKER_ADAPTER (express|fastify).
+ * Config: WORKER_OPTIONS (JSON module options), WORKER_ADAPTER (express|fastify), and
+ * FLAGS_REDIS_CLIENT (test/support/redis-client-kind.ts: which client the app hands the module).
  * Tells the parent `{ type: 'ready', port }` over IPC; `{ type: 'shutdown' }` closes the app.
  */
 import { createApp, type HttpAdapterName } from '../app/create-app.js';
+import { withAppRedisClient } from './redis-client-kind.js';
 
 async function main(): Promise<void> {
-  const options = JSON.parse(process.env.WORKER_OPTIONS ?? '{}');
+  const { options, close: closeRedisClient } = await withAppRedisClient(
+    JSON.parse(process.env.WORKER_OPTIONS ?? '{}'),
+  );
   const adapter = (process.env.WORKER_ADAPTER ?? 'express') as HttpAdapterName;
   const app = await createApp(options, adapter);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();
   process.send?.({ type: 'ready', port: address.port });
+  // The app's own Redis client (if any) outlives the module and is closed by the app, last.
+  const shutdown = () =>
+    void app
+      .close()
+      .then(closeRedisClient)
+      .then(() => process.exit(0));
   process.on('message', (message: { type?: string }) => {
-    if (message?.type !== 'shutdown') return;
-    void app.close().then(() => process.exit(0));
+    if (message?.type === 'shutdown') shutdown();
   });
-  process.on('disconnect', () => void app.close().then(() => process.exit(0)));
+  process.on('disconnect', shutdown);
 }
 
 process.on('unhandledRejection', (reason) => {
