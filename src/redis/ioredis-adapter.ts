@@ -21,6 +21,7 @@ export class IORedisAdapter implements FlagsRedis {
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
+    this.failFastWhileDown();
     try {
       return normaliseReply(
         await this.client.evalsha(scriptSha(script), keys.length, ...keys, ...args),
@@ -32,19 +33,23 @@ export class IORedisAdapter implements FlagsRedis {
   }
 
   async hmget(key: string, fields: readonly string[]): Promise<Array<string | null>> {
+    this.failFastWhileDown();
     return (await this.client.hmget(key, ...fields)).map(stringOrNull);
   }
 
   async get(key: string): Promise<string | null> {
+    this.failFastWhileDown();
     return stringOrNull(await this.client.get(key));
   }
 
   // Number(): `stringNumbers: true` makes ioredis return integers as strings.
   async strlen(key: string): Promise<number> {
+    this.failFastWhileDown();
     return Number(await this.client.strlen(key));
   }
 
   async exists(key: string): Promise<number> {
+    this.failFastWhileDown();
     return Number(await this.client.exists(key));
   }
 
@@ -82,6 +87,17 @@ export class IORedisAdapter implements FlagsRedis {
 
   close(timeoutMs: number): Promise<void> {
     return closeIORedis(this.client, timeoutMs);
+  }
+
+  /**
+   * An app's client may queue commands while disconnected (ioredis' offline queue): a lease call
+   * queued now would run late. Fail at once instead, as the module's own clients do.
+   */
+  private failFastWhileDown(): void {
+    const status = this.client.status;
+    if (status === 'reconnecting' || status === 'end' || status === 'close') {
+      throw new Error(`Redis connection is not ready (${status})`);
+    }
   }
 
   onError(listener: (error: unknown) => void): void {

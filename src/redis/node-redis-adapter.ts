@@ -30,6 +30,7 @@ interface NodeRedisClient extends NodeRedisClientLike {
   destroy?(): unknown;
   disconnect?(): Promise<unknown>;
   on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
 }
 
 /** `FlagsRedis` over a node-redis client (`createClient`), cluster (`createCluster`) or Sentinel, RESP2 or RESP3. */
@@ -45,6 +46,7 @@ export class NodeRedisAdapter implements FlagsRedis {
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
+    this.failFastWhileDown();
     // node-redis takes string arguments only.
     const call = { keys: [...keys], arguments: args.map(String) };
     try {
@@ -56,19 +58,23 @@ export class NodeRedisAdapter implements FlagsRedis {
   }
 
   async hmget(key: string, fields: readonly string[]): Promise<Array<string | null>> {
+    this.failFastWhileDown();
     const reply = await this.client.hmGet(key, [...fields]);
     return (reply as unknown[]).map(stringOrNull);
   }
 
   async get(key: string): Promise<string | null> {
+    this.failFastWhileDown();
     return stringOrNull(await this.client.get(key));
   }
 
   async strlen(key: string): Promise<number> {
+    this.failFastWhileDown();
     return Number(await this.client.strLen(key));
   }
 
   async exists(key: string): Promise<number> {
+    this.failFastWhileDown();
     return Number(await this.client.exists(key));
   }
 
@@ -105,12 +111,28 @@ export class NodeRedisAdapter implements FlagsRedis {
       if (opening) await within(opening, timeoutMs);
       return client.isOpen;
     }
-    while (!client.isReady && client.isOpen && Date.now() < deadline) await sleep(20);
+    // A refused connection errors at once; there is no point waiting out the timeout.
+    let failed = false;
+    const onError = () => (failed = true);
+    client.on('error', onError);
+    try {
+      while (!client.isReady && client.isOpen && !failed && Date.now() < deadline) await sleep(20);
+    } finally {
+      client.off('error', onError);
+    }
     return client.isReady;
   }
 
   close(timeoutMs: number): Promise<void> {
     return closeNodeRedis(this.client, timeoutMs);
+  }
+
+  /**
+   * The app's client may queue commands while disconnected (node-redis' offline queue): a lease
+   * call queued now would run late. Fail at once instead, as the module's own clients do.
+   */
+  private failFastWhileDown(): void {
+    if (this.client.isReady === false) throw new Error('Redis connection is not ready');
   }
 
   onError(listener: (error: unknown) => void): void {

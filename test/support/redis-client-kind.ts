@@ -48,8 +48,7 @@ export async function createAppRedisClient(
 ): Promise<AppRedisClient> {
   const address = addressOf(connection);
   if (kind.startsWith('node-redis')) {
-    // Loaded on demand: a worker's start-up time stays that of the kind it uses.
-    const lib: any = kind === 'node-redis5' ? await import('redis') : await import('redis6');
+    const lib: any = await loadClientLibrary(kind);
     const client: any =
       'url' in address
         ? lib.createClient({ url: address.url })
@@ -59,8 +58,10 @@ export async function createAppRedisClient(
             ? lib.createSentinel({ name: address.name, sentinelRootNodes: address.sentinels })
             : lib.createClient({ socket: address as Node });
     client.on('error', () => undefined); // an app listens; node-redis throws otherwise
-    // As an app does at boot; bounded, because a spec may start with Redis down.
-    await Promise.race([client.connect().catch(() => undefined), sleep(3_000)]);
+    const connecting = client.connect().catch(() => undefined);
+    // A cluster or Sentinel must know its topology before any command: the app waits for that
+    // (bounded: a spec may start with Redis down). A plain client the module waits for itself.
+    if (!('url' in address)) await Promise.race([connecting, sleep(3_000)]);
     return { kind, client, close: () => closeNodeRedis(client) };
   }
   const { Redis, Cluster }: any =
@@ -101,10 +102,19 @@ export async function withAppRedisClient(
   close(): Promise<void>;
 }> {
   if (kind === 'module' || options.redis === undefined) {
+    // A control app without Redis still loads the library, so boot times compare like for like.
+    if (kind !== 'module') await loadClientLibrary(kind);
     return { options, close: () => Promise.resolve() };
   }
   const client = await createAppRedisClient(options.redis, kind);
   return { options: { ...options, redis: { client: client.client } }, client, close: client.close };
+}
+
+/** Loaded on demand: a worker's start-up time stays that of the kind it uses. */
+function loadClientLibrary(kind: Exclude<RedisClientKind, 'module'>): Promise<unknown> {
+  if (kind === 'node-redis5') return import('redis');
+  if (kind === 'node-redis6') return import('redis6');
+  return kind === 'ioredis5' ? import('ioredis') : import('ioredis6');
 }
 
 function addressOf(connection: RedisConnection): Address {
