@@ -33,7 +33,7 @@ const appRedisClosers = new Map<INestApplication, () => Promise<void>>();
 async function startApp(options: PostHogFlagsModuleOptions): Promise<INestApplication> {
   const redis = await withAppRedisClient(options);
   const app = await createApp(redis.options, 'express', { logger: false });
-  appRedisClosers.set(app, redis.close);
+  appRedisClosers.set(app, () => redis.close());
   await app.init();
   return app;
 }

@@ -144,8 +144,8 @@ export class NodeRedisAdapter implements FlagsRedis {
 /** Closes gracefully within `timeoutMs`, then destroys the connection. */
 async function closeNodeRedis(client: NodeRedisClient, timeoutMs: number): Promise<void> {
   if (!client.isOpen) return;
-  const graceful = client.close ?? client.quit;
-  await within(graceful?.call(client) ?? Promise.resolve(), timeoutMs);
+  const graceful = client.close ? client.close() : client.quit?.();
+  await within(graceful ?? Promise.resolve(), timeoutMs);
   if (client.isOpen || client.isReady) {
     if (client.destroy) await client.destroy();
     else await client.disconnect?.();

@@ -13,5 +13,6 @@ export function normaliseReply(reply: unknown): unknown {
 /** A reply that must be a string or null (GET, HMGET fields). */
 export function stringOrNull(reply: unknown): string | null {
   const value = normaliseReply(reply);
-  return value === null || value === undefined ? null : String(value);
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? value : String(value as number);
 }

@@ -31,7 +31,7 @@ export function redisClientKind(): RedisClientKind {
 export interface AppRedisClient {
   kind: RedisClientKind;
   client: any;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 type Node = { host: string; port: number };

@@ -8,11 +8,9 @@ import { createApp, type HttpAdapterName } from '../app/create-app.js';
 import { withAppRedisClient } from './redis-client-kind.js';
 
 async function main(): Promise<void> {
-  const { options, close: closeRedisClient } = await withAppRedisClient(
-    JSON.parse(process.env.WORKER_OPTIONS ?? '{}'),
-  );
+  const redis = await withAppRedisClient(JSON.parse(process.env.WORKER_OPTIONS ?? '{}'));
   const adapter = (process.env.WORKER_ADAPTER ?? 'express') as HttpAdapterName;
-  const app = await createApp(options, adapter);
+  const app = await createApp(redis.options, adapter);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();
   process.send?.({ type: 'ready', port: address.port });
@@ -20,7 +18,7 @@ async function main(): Promise<void> {
   const shutdown = () =>
     void app
       .close()
-      .then(closeRedisClient)
+      .then(() => redis.close())
       .then(() => process.exit(0));
   process.on('message', (message: { type?: string }) => {
     if (message?.type === 'shutdown') shutdown();
