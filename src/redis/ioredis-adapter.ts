@@ -11,9 +11,13 @@ export type IORedisClient = Redis | Cluster;
 /** `FlagsRedis` over an ioredis client (5 or 6, RESP2 or RESP3, standalone, Sentinel or Cluster). */
 export class IORedisAdapter implements FlagsRedis {
   readonly client: IORedisClient;
+  /** The connection failed or dropped and has not been ready since. */
+  private down = false;
 
   constructor(client: IORedisClientLike) {
     this.client = client as unknown as IORedisClient;
+    this.client.on('close', () => (this.down = true));
+    this.client.on('ready', () => (this.down = false));
   }
 
   async runScript(
@@ -67,6 +71,11 @@ export class IORedisAdapter implements FlagsRedis {
   async connect(timeoutMs: number): Promise<boolean> {
     const client = this.client;
     if (client.status === 'ready') return true;
+    // An app's client between attempts: Redis refused or dropped it just now. Known at once.
+    if (client.status === 'reconnecting') {
+      this.down = true;
+      return false;
+    }
     let settle: (ready: boolean) => void = () => undefined;
     const settled = new Promise<boolean>((resolve) => (settle = resolve));
     const onReady = () => settle(true);
@@ -77,7 +86,9 @@ export class IORedisAdapter implements FlagsRedis {
     client.once('error', onError);
     if (client.status === 'wait') client.connect().catch(() => settle(false));
     try {
-      return await settled;
+      const ready = await settled;
+      this.down = !ready;
+      return ready;
     } finally {
       clearTimeout(timer);
       client.off('ready', onReady);
@@ -95,7 +106,7 @@ export class IORedisAdapter implements FlagsRedis {
    */
   private failFastWhileDown(): void {
     const status = this.client.status;
-    if (status === 'reconnecting' || status === 'end' || status === 'close') {
+    if (status !== 'ready' && (this.down || status === 'reconnecting' || status === 'end')) {
       throw new Error(`Redis connection is not ready (${status})`);
     }
   }
