@@ -1,9 +1,10 @@
 import type { HttpException, Type } from '@nestjs/common';
-import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 import type { PostHogOptions } from 'posthog-node';
 import type { FeatureFlagGuard } from './feature-flag.guard.js';
 import type { PostHogFlagsMetricsOptions } from './metrics/posthog-flags.metrics.js';
 import type { PostHogFlagsOpenTelemetryOptions } from './metrics/posthog-flags.otel-metrics.js';
+import type { SupportedRedisClient } from './redis/redis-client-like.js';
 import type { TestFlagMap } from './testing/flag-map.js';
 
 /** Flag definitions as PostHog's `/flags/definitions` returns them. */
@@ -14,9 +15,13 @@ export interface FlagDefinitions {
   [field: string]: unknown;
 }
 
-/** An existing ioredis client; the module uses it and never closes it. */
+/**
+ * A client the app created: an ioredis `Redis` / `Cluster` (5 or 6) or a node-redis client /
+ * cluster (`createClient()` / `createCluster()`, 5 or 6), RESP2 or RESP3. The module uses it as it
+ * is (no option changed, no SELECT, no CLIENT SETNAME) and never closes it.
+ */
 export interface ExistingRedisClient {
-  client: Redis | Cluster;
+  client: SupportedRedisClient;
 }
 
 /** A Redis Cluster: its seed nodes and ioredis `ClusterOptions`. */

@@ -2,6 +2,10 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Cluster, Redis } from 'ioredis';
+import { Redis as Redis6 } from 'ioredis6';
+import { createClient, createCluster } from 'redis';
+import { createClient as createClient6 } from 'redis6';
 import type { PostHogFlagsModuleOptions } from './posthog-flags-options.interface.js';
 import { PostHogFlagsOptionsError, resolveOptions } from './posthog-flags-options.resolve.js';
 
@@ -99,9 +103,9 @@ describe('resolveOptions', () => {
     ['empty cluster', { redis: { cluster: [] } }, /redis: `cluster` must be a non-empty array/],
     ['sentinel without name', { redis: { sentinels: [{ host: 'h', port: 1 }] } }, /needs `name`/],
     [
-      'client that is not ioredis',
-      { redis: { client: {} } },
-      /`client` must be an ioredis Redis or Cluster/,
+      'client that is neither ioredis nor node-redis',
+      { redis: { client: { get() {}, connect() {} } } },
+      /`client` must be an ioredis Redis or Cluster, or a node-redis client or cluster/,
     ],
     [
       'keyPrefix with braces',
@@ -243,7 +247,13 @@ describe('resolveOptions', () => {
       { host: 'localhost', port: 6379 },
       { sentinels: [{ host: 'localhost', port: 26379 }], name: 'mymaster' },
       { cluster: [{ host: 'localhost', port: 7000 }] },
-      { client: { duplicate() {}, eval() {} } },
+      // Real clients of every accepted library, never connected.
+      { client: new Redis({ lazyConnect: true }) },
+      { client: new Cluster([{ host: 'localhost', port: 7000 }], { lazyConnect: true }) },
+      { client: new Redis6({ lazyConnect: true, protocol: 3 }) },
+      { client: createClient() },
+      { client: createCluster({ rootNodes: [{ url: 'redis://localhost:7000' }] }) },
+      { client: createClient6() },
     ]) {
       expect(() => resolveOptions({ ...base, redis } as PostHogFlagsModuleOptions)).not.toThrow();
     }

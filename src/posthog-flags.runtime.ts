@@ -121,7 +121,9 @@ export async function createFlagsRuntime(
 
   let redis: RedisHandle | undefined;
   if (usesRedis) {
-    redis = createRedisClient(options.redis!, { commandTimeoutMs: options.redisCommandTimeoutMs });
+    redis = await createRedisClient(options.redis!, {
+      commandTimeoutMs: options.redisCommandTimeoutMs,
+    });
     redis.redis.onError(logOnce(logger, redactor, 'Redis'));
     const connected = await redis.redis.connect(Math.min(options.startupTimeoutMs, 2_000));
     status.redis = connected ? 'ready' : 'down';

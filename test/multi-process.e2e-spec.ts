@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { PostHogFlagsModuleOptions } from '../src/index.js';
 import { FakePostHog, booleanFlag, multivariateFlag } from './support/fake-posthog.js';
+import { redisClientKind } from './support/redis-client-kind.js';
 import { RedisServer } from './support/redis-server.js';
 import { WorkerProcess } from './support/worker-process.js';
 
@@ -19,7 +20,8 @@ const definitions = (checkoutRollout: number) => ({
   ],
 });
 
-describe('4 real processes sharing one Redis', () => {
+// FLAGS_REDIS_CLIENT picks the client every worker hands the module (npm run test:clients).
+describe(`4 real processes sharing one Redis (client: ${redisClientKind()})`, () => {
   let fake: FakePostHog;
   let redis: RedisServer;
   let workers: WorkerProcess[] = [];

@@ -11,6 +11,11 @@ import {
 } from '../src/index.js';
 import { createApp } from './app/create-app.js';
 import { FakePostHog, booleanFlag } from './support/fake-posthog.js';
+import {
+  createAppRedisClient,
+  redisClientKind,
+  withAppRedisClient,
+} from './support/redis-client-kind.js';
 import { RedisClusterServers } from './support/redis-cluster.js';
 import { RedisSentinelServers } from './support/redis-sentinel.js';
 
@@ -20,10 +25,23 @@ const checkout = (rollout: number) => ({
 });
 const silent = { log() {}, warn() {}, error() {} };
 
+const kind = redisClientKind();
+
+const appRedisClosers = new Map<INestApplication, () => Promise<void>>();
+
+/** The app, handing the module a client of this run's kind (FLAGS_REDIS_CLIENT). */
 async function startApp(options: PostHogFlagsModuleOptions): Promise<INestApplication> {
-  const app = await createApp(options, 'express', { logger: false });
+  const redis = await withAppRedisClient(options);
+  const app = await createApp(redis.options, 'express', { logger: false });
+  appRedisClosers.set(app, () => redis.close());
   await app.init();
   return app;
+}
+
+/** Closes the app, then the Redis client the app made (if any), as an app's shutdown does. */
+async function closeApp(app: INestApplication): Promise<void> {
+  await app.close();
+  await appRedisClosers.get(app)?.();
 }
 
 async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string) {
@@ -37,7 +55,7 @@ async function until(condition: () => Promise<boolean>, timeoutMs: number, what:
 const checkoutStatus = async (app: INestApplication) =>
   (await request(app.getHttpServer()).get('/checkout').set('authorization', 'Bearer ann')).status;
 
-describe('Redis Cluster (3 masters)', () => {
+describe(`Redis Cluster (3 masters, client: ${kind})`, () => {
   let fake: FakePostHog;
   let cluster: RedisClusterServers;
   let nodes: Array<{ host: string; port: number }>;
@@ -59,6 +77,9 @@ describe('Redis Cluster (3 masters)', () => {
       host: fake.url,
       redis: { cluster: nodes },
       pollingIntervalMs: 200,
+      // Both apps share this process: the second one's start-up may block the event loop for
+      // longer than a 600 ms default lease, which would hand the lease to the slow poller.
+      leaseTtlMs: 5_000,
     };
     const leader = await startApp(options);
     // The follower polls rarely: seeing the change quickly proves the notice crossed the cluster.
@@ -79,16 +100,18 @@ describe('Redis Cluster (3 masters)', () => {
       expect(Date.now() - changedAt).toBeLessThan(1_500);
       expect(follower.get(FeatureFlagsService).status().lastError).toBeNull(); // no CROSSSLOT or other error
     } finally {
-      await follower.close();
-      await leader.close();
+      await closeApp(follower);
+      await closeApp(leader);
     }
   });
 
   it('fences a stale leader’s write with all keys in one slot (no CROSSSLOT)', async () => {
     const client = new Cluster(nodes);
+    const appClient =
+      kind === 'module' ? undefined : await createAppRedisClient({ cluster: nodes }, kind);
     const scope = { projectApiKey: `phc_cluster_${Date.now()}`, keyPrefix: 'cluster-test' };
     const options = {
-      redis: client,
+      redis: appClient?.client ?? client,
       ...scope,
       leaseTtlMs: 300,
       subscriber: false as const,
@@ -119,11 +142,12 @@ describe('Redis Cluster (3 masters)', () => {
       await stale.shutdown();
       await fresh.shutdown();
       client.disconnect();
+      await appClient?.close();
     }
   });
 });
 
-describe('Redis Sentinel (master, replica, sentinel)', () => {
+describe(`Redis Sentinel (master, replica, sentinel; client: ${kind})`, () => {
   let fake: FakePostHog;
   let sentinel: RedisSentinelServers;
 
@@ -184,7 +208,7 @@ describe('Redis Sentinel (master, replica, sentinel)', () => {
       expect(served).toBeGreaterThan(20);
       expect(flags.status()).toMatchObject({ role: 'leader', redis: 'ready' });
     } finally {
-      await app.close();
+      await closeApp(app);
     }
   });
 });

@@ -1,52 +1,60 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { FlagsRedis, FlagsRedisSubscription } from './flags-redis.js';
+import { normaliseReply, stringOrNull } from './normalise-reply.js';
+import type { IORedisClientLike } from './redis-client-like.js';
 import { isNoScript, scriptSha } from './script-sha.js';
+
+export { isIORedisClient } from './redis-client-like.js';
 
 export type IORedisClient = Redis | Cluster;
 
-/** Whether a value is an ioredis `Redis` or `Cluster` (duck-typed: ioredis 5 and 6 are different classes). */
-export function isIORedisClient(value: unknown): value is IORedisClient {
-  const client = value as Record<string, unknown> | null;
-  return (
-    !!client &&
-    typeof client.duplicate === 'function' &&
-    typeof client.evalsha === 'function' &&
-    typeof client.hmget === 'function' &&
-    typeof client.status === 'string'
-  );
-}
-
 /** `FlagsRedis` over an ioredis client (5 or 6, RESP2 or RESP3, standalone, Sentinel or Cluster). */
 export class IORedisAdapter implements FlagsRedis {
-  constructor(readonly client: IORedisClient) {}
+  readonly client: IORedisClient;
+  /** The connection failed or dropped and has not been ready since. */
+  private down = false;
+
+  constructor(client: IORedisClientLike) {
+    this.client = client as unknown as IORedisClient;
+    this.client.on('close', () => (this.down = true));
+    this.client.on('ready', () => (this.down = false));
+  }
 
   async runScript(
     script: string,
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
+    this.failFastWhileDown();
     try {
-      return await this.client.evalsha(scriptSha(script), keys.length, ...keys, ...args);
+      return normaliseReply(
+        await this.client.evalsha(scriptSha(script), keys.length, ...keys, ...args),
+      );
     } catch (error) {
       if (!isNoScript(error)) throw error;
-      return this.client.eval(script, keys.length, ...keys, ...args);
+      return normaliseReply(await this.client.eval(script, keys.length, ...keys, ...args));
     }
   }
 
-  hmget(key: string, fields: readonly string[]): Promise<Array<string | null>> {
-    return this.client.hmget(key, ...fields);
+  async hmget(key: string, fields: readonly string[]): Promise<Array<string | null>> {
+    this.failFastWhileDown();
+    return (await this.client.hmget(key, ...fields)).map(stringOrNull);
   }
 
-  get(key: string): Promise<string | null> {
-    return this.client.get(key);
+  async get(key: string): Promise<string | null> {
+    this.failFastWhileDown();
+    return stringOrNull(await this.client.get(key));
   }
 
-  strlen(key: string): Promise<number> {
-    return this.client.strlen(key);
+  // Number(): `stringNumbers: true` makes ioredis return integers as strings.
+  async strlen(key: string): Promise<number> {
+    this.failFastWhileDown();
+    return Number(await this.client.strlen(key));
   }
 
-  exists(key: string): Promise<number> {
-    return this.client.exists(key);
+  async exists(key: string): Promise<number> {
+    this.failFastWhileDown();
+    return Number(await this.client.exists(key));
   }
 
   subscribe(channel: string, onMessage: (message: string) => void): FlagsRedisSubscription {
@@ -63,6 +71,11 @@ export class IORedisAdapter implements FlagsRedis {
   async connect(timeoutMs: number): Promise<boolean> {
     const client = this.client;
     if (client.status === 'ready') return true;
+    // An app's client between attempts: Redis refused or dropped it just now. Known at once.
+    if (client.status === 'reconnecting') {
+      this.down = true;
+      return false;
+    }
     let settle: (ready: boolean) => void = () => undefined;
     const settled = new Promise<boolean>((resolve) => (settle = resolve));
     const onReady = () => settle(true);
@@ -73,7 +86,9 @@ export class IORedisAdapter implements FlagsRedis {
     client.once('error', onError);
     if (client.status === 'wait') client.connect().catch(() => settle(false));
     try {
-      return await settled;
+      const ready = await settled;
+      this.down = !ready;
+      return ready;
     } finally {
       clearTimeout(timer);
       client.off('ready', onReady);
@@ -83,6 +98,17 @@ export class IORedisAdapter implements FlagsRedis {
 
   close(timeoutMs: number): Promise<void> {
     return closeIORedis(this.client, timeoutMs);
+  }
+
+  /**
+   * An app's client may queue commands while disconnected (ioredis' offline queue): a lease call
+   * queued now would run late. Fail at once instead, as the module's own clients do.
+   */
+  private failFastWhileDown(): void {
+    const status = this.client.status;
+    if (status !== 'ready' && (this.down || status === 'reconnecting' || status === 'end')) {
+      throw new Error(`Redis connection is not ready (${status})`);
+    }
   }
 
   onError(listener: (error: unknown) => void): void {

@@ -1,15 +1,23 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import type {
   RedisClusterConnection,
   RedisConnection,
   ExistingRedisClient,
 } from '../posthog-flags-options.interface.js';
 import type { FlagsRedis } from './flags-redis.js';
-import { IORedisAdapter, isIORedisClient, type IORedisClient } from './ioredis-adapter.js';
+import { IORedisAdapter } from './ioredis-adapter.js';
+import { loadIORedis } from './load-ioredis.js';
+import { NodeRedisAdapter } from './node-redis-adapter.js';
+import {
+  isIORedisClient,
+  isNodeRedisClient,
+  type IORedisClientLike,
+  type SupportedRedisClient,
+} from './redis-client-like.js';
 import { redisConnectionKind } from './redis-connection-options.js';
 
-/** A client of a library the module accepts (ioredis, or node-redis through its adapter). */
-export type RedisClient = IORedisClient;
+/** A client of a library the module accepts (ioredis or node-redis). */
+export type RedisClient = SupportedRedisClient;
 
 /** A Redis client, the module's view of it, and whether the module opened it (and so must close it). */
 export interface RedisHandle {
@@ -22,7 +30,10 @@ export interface RedisHandle {
 /** The module's view of a client the app hands in. Never reconfigures it. */
 export function adaptRedisClient(client: unknown): FlagsRedis {
   if (isIORedisClient(client)) return new IORedisAdapter(client);
-  throw new TypeError('not a supported Redis client (expected an ioredis Redis or Cluster)');
+  if (isNodeRedisClient(client)) return new NodeRedisAdapter(client);
+  throw new TypeError(
+    'not a supported Redis client (expected an ioredis Redis or Cluster, or a node-redis client or cluster)',
+  );
 }
 
 export interface RedisClientBounds {
@@ -44,17 +55,21 @@ function boundedOptions({ commandTimeoutMs }: RedisClientBounds): RedisOptions {
   };
 }
 
-/** Opens (lazily) the client a `redis` option describes; an existing client is used as is. */
-export function createRedisClient(
+/**
+ * Opens (lazily) the client a `redis` option describes; an existing client is used as is. Loads
+ * ioredis only to open one.
+ */
+export async function createRedisClient(
   connection: RedisConnection,
   bounds: RedisClientBounds,
-): RedisHandle {
+): Promise<RedisHandle> {
+  if (redisConnectionKind(connection) === 'client') {
+    const { client } = connection as ExistingRedisClient;
+    return { client, redis: adaptRedisClient(client), owned: false };
+  }
+  const { Cluster, Redis } = await loadIORedis();
   const bounded = boundedOptions(bounds);
   switch (redisConnectionKind(connection)) {
-    case 'client': {
-      const { client } = connection as ExistingRedisClient;
-      return { client, redis: adaptRedisClient(client), owned: false };
-    }
     case 'url':
       return owned(new Redis(connection as string, bounded));
     case 'cluster': {
@@ -73,6 +88,6 @@ export function createRedisClient(
   }
 }
 
-function owned(client: RedisClient): RedisHandle {
+function owned(client: IORedisClientLike): RedisHandle {
   return { client, redis: new IORedisAdapter(client), owned: true };
 }

@@ -1,3 +1,5 @@
+import { isIORedisClient, isNodeRedisClient } from './redis-client-like.js';
+
 export type RedisConnectionKind = 'url' | 'options' | 'sentinel' | 'cluster' | 'client';
 
 /** Which of the accepted `redis` shapes a value is, or undefined for an unknown shape. */
@@ -21,9 +23,9 @@ export function validateRedisConnection(value: unknown): string | undefined {
       return redisUrlProblem(value as string);
     case 'client': {
       const client = shape.client;
-      return client && typeof client.duplicate === 'function' && typeof client.eval === 'function'
+      return isIORedisClient(client) || isNodeRedisClient(client)
         ? undefined
-        : '`client` must be an ioredis Redis or Cluster instance';
+        : '`client` must be an ioredis Redis or Cluster, or a node-redis client or cluster (createClient() / createCluster())';
     }
     case 'cluster':
       return Array.isArray(shape.cluster) && shape.cluster.length > 0

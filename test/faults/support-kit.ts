@@ -16,6 +16,7 @@ import {
   type FakeRequestLogEntry,
   type FlagDefinitionsPayload,
 } from '../support/fake-posthog.js';
+import { redisClientKind } from '../support/redis-client-kind.js';
 import { WorkerProcess } from '../support/worker-process.js';
 
 export const sleep = (ms: number): Promise<void> =>
@@ -434,6 +435,9 @@ const RESULTS_DIR = join(process.cwd(), '.build', 'fault-results');
  * `.build/fault-results/` (the report's table is built from these files).
  */
 export function record(caseId: string, title: string, figures: Record<string, unknown>): void {
+  // A run on another client kind (FLAGS_REDIS_CLIENT) records rows of its own.
+  const kind = redisClientKind();
+  if (kind !== 'module') caseId = `${caseId} [client: ${kind}]`;
   const entry = { case: caseId, title, at: new Date().toISOString(), ...figures };
   const line = JSON.stringify(entry);
   process.stdout.write(`FAULT-RESULT ${line}\n`);

@@ -1,25 +1,32 @@
 /**
  * A child process running the example app with the module, for multi-process tests.
- * Config: WORKER_OPTIONS (JSON module options), WORKER_ADAPTER (express|fastify).
+ * Config: WORKER_OPTIONS (JSON module options), WORKER_ADAPTER (express|fastify), and
+ * FLAGS_REDIS_CLIENT (test/support/redis-client-kind.ts: which client the app hands the module).
  * Tells the parent `{ type: 'ready', port }` over IPC; `{ type: 'shutdown' }` closes the app;
  * `{ type: 'cpu' }` is answered with the process's `process.cpuUsage()`.
  */
 import { createApp, type HttpAdapterName } from '../app/create-app.js';
+import { withAppRedisClient } from './redis-client-kind.js';
 
 async function main(): Promise<void> {
-  const options = JSON.parse(process.env.WORKER_OPTIONS ?? '{}');
+  const redis = await withAppRedisClient(JSON.parse(process.env.WORKER_OPTIONS ?? '{}'));
   const adapter = (process.env.WORKER_ADAPTER ?? 'express') as HttpAdapterName;
-  const app = await createApp(options, adapter);
+  const app = await createApp(redis.options, adapter);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();
   process.send?.({ type: 'ready', port: address.port });
+  // The app's own Redis client (if any) outlives the module and is closed by the app, last.
+  const shutdown = () =>
+    void app
+      .close()
+      .then(() => redis.close())
+      .then(() => process.exit(0));
   process.on('message', (message: { type?: string }) => {
     // CPU time is measured inside the process: a probe over HTTP would add its own cost.
     if (message?.type === 'cpu') process.send?.({ type: 'cpu', usage: process.cpuUsage() });
-    if (message?.type !== 'shutdown') return;
-    void app.close().then(() => process.exit(0));
+    if (message?.type === 'shutdown') shutdown();
   });
-  process.on('disconnect', () => void app.close().then(() => process.exit(0)));
+  process.on('disconnect', shutdown);
 }
 
 process.on('unhandledRejection', (reason) => {
