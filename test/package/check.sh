@@ -24,9 +24,11 @@ if [ $# -gt 0 ]; then
   for name in "$@"; do [ -d "$here/$name" ] || { echo "check.sh: no consumer $name" >&2; exit 2; }; done
   consumers=("$@")
 fi
-# Install and compile only, until src accepts a node-redis client as `{ client }` (issue 12, item 2):
-# today the package imports ioredis itself. Remove the name here and the consumer runs in full.
-compile_only=(consumer-nest12-node-redis)
+# Install and compile only (none today; a consumer listed here skips the .d.ts and runtime checks).
+compile_only=()
+# Apps without ioredis: the options' .d.ts names ioredis's option types, which such an app cannot
+# resolve with skipLibCheck off (Nest's default has it on). Only that one error is let through.
+without_ioredis=(consumer-nest12-node-redis)
 # Flags that change output and speed, never resolution (no --force, no --legacy-peer-deps).
 npm_flags=(--no-audit --no-fund --loglevel=error)
 # .ci/other-node.sh sets this: the run on the machine's Node has just asked the registry for the
@@ -161,6 +163,9 @@ consumer() {
     echo "consumer $name: ok (installed and compiled; .d.ts check and runtime SKIPPED: in compile_only)"
     echo "summary: $name: $versions; install $((t1 - t0))s, compile $((SECONDS - t1))s; runtime SKIPPED"
     return
+  fi
+  if [[ " ${without_ioredis[*]} " == *" $name "* ]]; then
+    errors=$(grep -v "Cannot find module 'ioredis'" <<<"$errors" || true)
   fi
   [ -z "$errors" ] || fail "$name: the app or the package's .d.ts files do not type-check:"$'\n'"$errors"
   [ -f dist/check.js ] || fail "$name: tsc emitted nothing"
