@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type {
   FlagDefinitions,
   PostHogFlagsModuleOptions,
   RedisConnection,
 } from './posthog-flags-options.interface.js';
+import { OptionChecker, describe } from './posthog-flags-options.checker.js';
+import { resolveOfflineDefinitions } from './posthog-flags-options.definitions.js';
 import {
   DEFAULT_HOST,
   DEFAULT_KEY_PREFIX,
@@ -16,7 +17,6 @@ import {
   type PostHogFlagsOpenTelemetryOptions,
 } from './metrics/posthog-flags.otel-metrics.js';
 import { validateRedisConnection } from './redis/redis-connection-options.js';
-import { definitionsFromFlagMap, flagMapProblem, type TestFlagMap } from './testing/flag-map.js';
 
 /**
  * How this process gets definitions:
@@ -229,167 +229,4 @@ function resolveSecretKey(
     );
   }
   return key;
-}
-
-function resolveOfflineDefinitions(
-  raw: PostHogFlagsModuleOptions,
-  problems: string[],
-): FlagDefinitions | undefined {
-  if (raw.definitions !== undefined && raw.definitionsFile !== undefined) {
-    problems.push('definitions and definitionsFile: set only one of them');
-    return undefined;
-  }
-  if (raw.definitions !== undefined)
-    return offlineDefinitions(raw.definitions, 'definitions', problems);
-  if (raw.definitionsFile === undefined) return undefined;
-  if (typeof raw.definitionsFile !== 'string' || raw.definitionsFile === '') {
-    problems.push(`definitionsFile must be a file path (got ${describe(raw.definitionsFile)})`);
-    return undefined;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(raw.definitionsFile, 'utf8'));
-  } catch (error) {
-    problems.push(`definitionsFile ${raw.definitionsFile}: ${(error as Error).message}`);
-    return undefined;
-  }
-  return offlineDefinitions(parsed, `definitionsFile ${raw.definitionsFile}`, problems);
-}
-
-/**
- * Full PostHog definitions (`{ flags: [...] }`) as they are, or the testing module's shorthand
- * (`{ 'new-checkout': true, pricing: 'test-b' }`) turned into definitions by the same conversion.
- */
-function offlineDefinitions(
-  value: unknown,
-  label: string,
-  problems: string[],
-): FlagDefinitions | undefined {
-  const isShorthand =
-    value !== null &&
-    typeof value === 'object' &&
-    !Array.isArray(value) &&
-    !Array.isArray((value as { flags?: unknown }).flags);
-  const problem = isShorthand
-    ? flagMapProblem(value as Record<string, unknown>)
-    : definitionsShapeProblem(value);
-  if (problem) {
-    problems.push(`${label}: ${problem}`);
-    return undefined;
-  }
-  return isShorthand ? definitionsFromFlagMap(value as TestFlagMap) : (value as FlagDefinitions);
-}
-
-/** Why a value is not a definitions payload, or undefined when it is one. */
-export function definitionsShapeProblem(value: unknown): string | undefined {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return 'must be an object like { flags: [...] }';
-  }
-  const { flags, cohorts, group_type_mapping } = value as Record<string, unknown>;
-  if (!Array.isArray(flags)) return '`flags` must be an array';
-  const badIndex = flags.findIndex(
-    (flag) => flag === null || typeof flag !== 'object' || typeof flag.key !== 'string',
-  );
-  if (badIndex >= 0) return `flags[${badIndex}] must be an object with a string \`key\``;
-  if (cohorts !== undefined && !isPlainObject(cohorts)) return '`cohorts` must be an object';
-  if (group_type_mapping !== undefined && !isPlainObject(group_type_mapping)) {
-    return '`group_type_mapping` must be an object';
-  }
-  return undefined;
-}
-
-function isPlainObject(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** A short, secret-free description of a bad value. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return value.length > 40 ? 'a long string' : JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return `a ${typeof value}`;
-}
-
-class OptionChecker {
-  constructor(
-    private readonly raw: Record<string, unknown>,
-    private readonly problems: string[],
-  ) {}
-
-  nonEmptyString(
-    name: string,
-    { required, secret }: { required: boolean; secret: boolean },
-  ): string | undefined {
-    const value = this.raw[name];
-    if (value === undefined || value === null) {
-      if (required) this.problems.push(`${name} is required (a non-empty string)`);
-      return undefined;
-    }
-    if (typeof value !== 'string' || value.trim() === '') {
-      const got = secret ? '' : ` (got ${describe(value)})`;
-      this.problems.push(`${name} must be a non-empty string${got}`);
-      return undefined;
-    }
-    return value.trim();
-  }
-
-  integer(name: string, min: number): number | undefined {
-    const value = this.raw[name];
-    if (value === undefined) return undefined;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-      this.problems.push(`${name} must be an integer ≥ ${min} (got ${describe(value)})`);
-      return undefined;
-    }
-    return value;
-  }
-
-  httpUrl(name: string): string | undefined {
-    const value = this.raw[name];
-    if (value === undefined) return undefined;
-    if (typeof value === 'string' && URL.canParse(value)) {
-      const url = new URL(value);
-      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.hostname) return value;
-    }
-    this.problems.push(`${name} must be an http(s) URL (got ${describe(value)})`);
-    return undefined;
-  }
-
-  keyPrefix(name: string): string | undefined {
-    const value = this.raw[name];
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string' || value === '' || /[{}\s]/.test(value)) {
-      this.problems.push(
-        `${name} must be a non-empty string without braces or spaces (braces would break the key's hash tag; got ${describe(value)})`,
-      );
-      return undefined;
-    }
-    return value;
-  }
-
-  oneOf<T extends string>(name: string, allowed: readonly T[]): T | undefined {
-    const value = this.raw[name];
-    if (value === undefined) return undefined;
-    if (!allowed.includes(value as T)) {
-      this.problems.push(
-        `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')} (got ${describe(value)})`,
-      );
-      return undefined;
-    }
-    return value as T;
-  }
-
-  optionalFunction(name: string): void {
-    const value = this.raw[name];
-    if (value !== undefined && typeof value !== 'function') {
-      this.problems.push(`${name} must be a function of the request (got ${describe(value)})`);
-    }
-  }
-
-  optionalBoolean(name: string): void {
-    const value = this.raw[name];
-    if (value !== undefined && typeof value !== 'boolean') {
-      this.problems.push(`${name} must be a boolean (got ${describe(value)})`);
-    }
-  }
 }

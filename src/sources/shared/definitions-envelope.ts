@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FlagDefinitionCacheData } from 'posthog-node';
-import { definitionsShapeProblem } from '../../posthog-flags-options.resolve.js';
+import { definitionsShapeProblem } from '../../definitions-shape.js';
 
 /** Bumped when the stored layout changes; readers ignore other versions. */
 export const ENVELOPE_SCHEMA_VERSION = 1;
