@@ -147,11 +147,12 @@ describe('fault injection: a fleet that backs off as one', () => {
       timeoutMs: 20_000,
       what: 'the follower holding 8,000 flags',
     });
-    // The same app with nothing to follow (offline: no Redis, no schedule), measured over the
-    // same window: what waking up and idling costs on this machine, apart from following.
+    // The same app holding the same 8,000 flags with nothing to follow (offline: no Redis, no
+    // schedule), measured over the same window: what idling with that heap costs on this machine
+    // (timers, the collector), apart from following.
     const idle = await startWorker('cpu-idle', {
       projectApiKey: fake.projectApiKey,
-      definitions: { flags: [] },
+      definitions: { flags: manyFlags(8_000) as never },
     });
     await sleep(10 * intervalMs); // past startup and the first read's garbage
 
