@@ -127,3 +127,33 @@ describe('Redis unreachable at boot', () => {
     }
   });
 });
+
+describe('a process starved of CPU', () => {
+  /** Blocks the event loop, as a boot of many processes on few cores does. */
+  function hogCpu(ms: number) {
+    const until = Date.now() + ms;
+    while (Date.now() < until);
+  }
+
+  it('keeps a lease reply that arrived while its event loop was blocked past the command bound (no false Redis outage)', async () => {
+    const commands = new Redis(redis.url);
+    await commands.ping();
+    const cache = new RedisFlagDefinitionCache({
+      redis: commands,
+      projectApiKey: fake.projectApiKey,
+      keyPrefix: `starved:${Date.now()}`,
+      commandTimeoutMs: 200,
+      subscriber: false,
+      logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
+    });
+    try {
+      const deciding = cache.shouldFetchFlagDefinitions();
+      hogCpu(600); // the reply is in the socket long before the loop turns again
+      expect(await deciding).toBe(true);
+      expect(cache.role).toBe('leader');
+    } finally {
+      await cache.shutdown();
+      commands.disconnect();
+    }
+  });
+});

@@ -87,7 +87,10 @@ export class IORedisAdapter implements FlagsRedis {
     if (client.status === 'wait') client.connect().catch(() => settle(false));
     try {
       const ready = await settled;
-      this.down = !ready;
+      // Still connecting (a slow network, or a boot starved of CPU): commands wait for the
+      // connection within their own bound instead of failing at once.
+      const stillConnecting = client.status === 'connecting' || client.status === 'connect';
+      this.down = !ready && !stillConnecting;
       return ready;
     } finally {
       clearTimeout(timer);

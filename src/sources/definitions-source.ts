@@ -58,7 +58,6 @@ export class SharedDefinitionsSource implements DefinitionsSource {
       leaseTtlMs: options.leaseTtlMs,
       commandTimeoutMs: options.redisCommandTimeoutMs,
       leaderMaxFailures: options.leaderMaxFailures,
-      coldStartWaitMs: Math.min(3_000, options.startupTimeoutMs),
       canFetch: mode === 'shared',
       status: deps.status,
       generation: deps.generation,

@@ -38,6 +38,8 @@ const FLEET_SIZE = 16;
 const DRAIN_MS = 1_000;
 /** How soon after SIGTERM a process must be out of the lease protocol. */
 const RELEASE_BOUND_MS = 500;
+/** Longer than the 3 s a follower used to wait before fetching for itself. */
+const FIRST_FETCH_DELAY_MS = 4_000;
 
 describe('fault injection: fleet start and shutdown', () => {
   let fake: FakePostHog;
@@ -45,7 +47,7 @@ describe('fault injection: fleet start and shutdown', () => {
   let client: Redis;
   let monitor: RedisMonitor | undefined;
   let proxy: HoldingProxy | undefined;
-  const keys = secretKeys('fleet', FLEET_SIZE + 6);
+  const keys = secretKeys('fleet', FLEET_SIZE + 9);
 
   beforeAll(async () => {
     ({ fake, redis, client } = await startFaultServers(keys));
@@ -61,6 +63,9 @@ describe('fault injection: fleet start and shutdown', () => {
     const k = keysOf({ keyPrefix: prefix, projectApiKey: fake.projectApiKey });
     expect(await client.exists(k.definitions, k.meta, k.lease)).toBe(0);
     const pollingIntervalMs = 30_000; // the default: the boot window holds no regular poll
+    // The first leader is slow (as under CPU contention): its copy comes seconds after the others
+    // are waiting for it, and they must keep waiting rather than fetch their own.
+    fake.setFault({ kind: 'delay', ms: FIRST_FETCH_DELAY_MS }, { times: 1 });
     const startedAt = Date.now();
     const fleet = await startFleet(
       'c12',
@@ -89,6 +94,7 @@ describe('fault injection: fleet start and shutdown', () => {
       followers: statuses.filter((s) => s.role === 'follower').length,
       ready: statuses.filter((s) => s.ready && s.flagCount === 2).length,
       checkout200: checkouts.filter((c) => c.status === 200).length,
+      firstFetchDelayMs: FIRST_FETCH_DELAY_MS,
     });
     expect(allUpMs).toBeLessThan(pollingIntervalMs);
     expect(requests).toHaveLength(1);
@@ -99,6 +105,53 @@ describe('fault injection: fleet start and shutdown', () => {
     expect(checkouts.filter((c) => c.status === 200)).toHaveLength(FLEET_SIZE);
     await Promise.all(fleet.map((w) => w.worker.stop()));
   }, 90_000);
+
+  it('case 12b: the first leader dies mid-fetch on an empty Redis — one other process takes over when its short cold lease runs out, the rest keep waiting', async () => {
+    const prefix = 'faults-c12b';
+    const leaseTtlMs = 2_000; // the cold lease: min(lease TTL, 15 s)
+    fake.setFault({ kind: 'delay', ms: 20_000 }, { times: 1 });
+    const since = Date.now();
+    const fleet = await startFleet(
+      'c12b',
+      keys.slice(FLEET_SIZE + 6, FLEET_SIZE + 9),
+      fleetOptions(fake, redis.url, prefix, {
+        pollingIntervalMs: 1_000,
+        leaseTtlMs,
+        startupTimeoutMs: 500,
+      }),
+    );
+    const hung = await waitUntil(
+      () => definitionsRequestsOf(fake, fleet, since).find((r) => r.status === 0),
+      { timeoutMs: 10_000, what: "the first leader's fetch in flight" },
+    );
+    const first = fleet.find((w) => hung.value.authorization === `Bearer ${w.secretKey}`)!;
+    const killedAt = Date.now();
+    await first.worker.kill();
+    const rest = fleet.filter((w) => w !== first);
+    const allReady = await waitUntil(
+      async () => {
+        const statuses = await statusesOf(rest);
+        return statuses.every((s) => s.ready && s.flagCount === 2) ? statuses : undefined;
+      },
+      { timeoutMs: leaseTtlMs + 8_000, what: 'the rest ready' },
+    );
+    // Only the takeover fetch before everyone serves: no follower fetched for itself.
+    const fetchesUntilReady = definitionsRequestsOf(fake, rest, since).filter(
+      (r) => r.at <= killedAt + allReady.ms,
+    );
+    const takeoverFetchMs = (fetchesUntilReady[0]?.at ?? Infinity) - killedAt;
+    record('12b', 'the first leader dies mid-fetch on an empty Redis', {
+      leaseTtlMs,
+      takeoverFetchMs,
+      readyAfterKillMs: allReady.ms,
+      fetchesUntilReady: fetchesUntilReady.length,
+      leaders: allReady.value.filter((s) => s.role === 'leader').length,
+    });
+    expect(fetchesUntilReady).toHaveLength(1);
+    expect(takeoverFetchMs).toBeLessThan(leaseTtlMs + 2_000);
+    expect(allReady.value.filter((s) => s.role === 'leader')).toHaveLength(1);
+    await Promise.all(rest.map((w) => w.worker.stop()));
+  }, 60_000);
 
   /**
    * SIGTERM under load: request loops keep coming for DRAIN_MS (until a load balancer takes the

@@ -3,6 +3,7 @@
  * arguments of every lease script, so a command can be traced to its process), and sampling a key.
  */
 import { createHash } from 'node:crypto';
+import { createConnection, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import {
   ACQUIRE_OR_RENEW,
@@ -47,22 +48,45 @@ export function commandName(args: string[]): string {
 /** A script's text without whitespace or the escapes MONITOR prints for it. */
 const squash = (text: string): string => text.replace(/\\[nrt"']|\\\\|\s/g, '');
 
-/** A MONITOR connection recording every command Redis runs. */
+/**
+ * A MONITOR connection recording every command Redis runs. A plain socket: ioredis' monitor mode
+ * can take the first MONITOR lines for replies under load ("Command queue state error").
+ */
 export class RedisMonitor {
   readonly commands: MonitoredCommand[] = [];
 
-  private constructor(private readonly client: Redis) {}
+  private constructor(private readonly socket: Socket) {}
 
   static async start(url: string): Promise<RedisMonitor> {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    client.on('error', () => undefined);
-    const monitor = await client.monitor();
-    monitor.on('error', () => undefined);
-    const watcher = new RedisMonitor(monitor);
-    monitor.on('monitor', (time: string, args: string[]) => {
-      watcher.commands.push({ at: Math.round(Number(time) * 1000), name: commandName(args), args });
+    const { hostname, port } = new URL(url);
+    const socket = createConnection({ host: hostname, port: Number(port || 6379) });
+    socket.on('error', () => undefined);
+    const watcher = new RedisMonitor(socket);
+    await new Promise<void>((resolve, reject) => {
+      let pending = '';
+      socket.once('error', reject);
+      socket.on('data', (chunk: Buffer) => {
+        pending += chunk.toString('latin1');
+        let newline;
+        while ((newline = pending.indexOf('\r\n')) >= 0) {
+          const line = pending.slice(0, newline);
+          pending = pending.slice(newline + 2);
+          if (line === '+OK') resolve();
+          else if (line.startsWith('-')) reject(new Error(`MONITOR refused: ${line.slice(1)}`));
+          else if (line.startsWith('+')) watcher.record(line.slice(1));
+        }
+      });
+      socket.write('MONITOR\r\n');
     });
     return watcher;
+  }
+
+  /** `1796089981.921706 [0 127.0.0.1:57628] "hmget" "key" …`, arguments escaped as Redis prints them. */
+  private record(line: string): void {
+    const space = line.indexOf(' ');
+    const args = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => unescapeMonitorArg(m[1]!));
+    const at = Math.round(Number(line.slice(0, space)) * 1000);
+    this.commands.push({ at, name: commandName(args), args });
   }
 
   /** Commands whose arguments carry this token (the lease scripts of one process). */
@@ -77,8 +101,16 @@ export class RedisMonitor {
   }
 
   close(): void {
-    this.client.disconnect();
+    this.socket.destroy();
   }
+}
+
+/** Undoes Redis' `sdscatrepr` quoting (\n, \", \xHH, …). Bytes come back as latin1 characters. */
+function unescapeMonitorArg(quoted: string): string {
+  const simple: Record<string, string> = { n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b' };
+  return quoted.replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_, e: string) =>
+    e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : (simple[e] ?? e),
+  );
 }
 
 /** The `hash` of a stored definitions envelope, read from its start (no 10 MB parse). */

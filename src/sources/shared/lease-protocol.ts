@@ -13,6 +13,8 @@ import {
 
 const CONTENT_HASH = /^[0-9a-f]{16}$/;
 const MAX_TOKEN_LENGTH = 256;
+/** Above posthog-node's 10 s request timeout: a live first leader's fetch ends well within it. */
+const COLD_LEASE_TTL_MS = 15_000;
 
 /** What one lease call saw. */
 export interface LeaseReply {
@@ -47,12 +49,17 @@ export class LeaseProtocol {
     private readonly commandTimeoutMs: number,
   ) {}
 
+  /** How long a lease taken on an empty cache runs until the first write. */
+  get coldLeaseTtlMs(): number {
+    return Math.min(this.leaseTtlMs, COLD_LEASE_TTL_MS);
+  }
+
   async acquireOrRenew(): Promise<LeaseReply> {
     const [state, exists, hash, pttl, backoff] = (await this.command(
       this.redis.runScript(
         ACQUIRE_OR_RENEW,
         [this.keys.lease, this.keys.definitions, this.keys.meta],
-        [this.token, this.leaseTtlMs],
+        [this.token, this.leaseTtlMs, this.coldLeaseTtlMs],
       ),
       'lease',
     )) as [number, number, string, number?, number?];
@@ -72,7 +79,7 @@ export class LeaseProtocol {
         this.redis.runScript(
           FENCED_WRITE,
           [this.keys.lease, this.keys.definitions, this.keys.meta],
-          [this.token, serialized, hash, at, at, this.keys.changedChannel],
+          [this.token, serialized, hash, at, at, this.keys.changedChannel, this.leaseTtlMs],
         ),
         'definitions write',
       ),
@@ -157,6 +164,10 @@ export class LeaseProtocol {
 
   async definitionsExist(): Promise<boolean> {
     return (await this.command(this.redis.exists(this.keys.definitions), 'exists')) === 1;
+  }
+
+  async leaseHeld(): Promise<boolean> {
+    return (await this.command(this.redis.exists(this.keys.lease), 'exists')) === 1;
   }
 
   private command<T>(promise: Promise<T>, what: string): Promise<T> {

@@ -10,10 +10,13 @@ import { QUOTA_NOTICE, RELEASED_NOTICE } from './notices.js';
 const REDIS_NOW_MS = `local t = redis.call('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-/** KEYS: lease, definitions, meta. ARGV: token, ttlMs. Returns [state, definitionsExist, metaHash,
- * leasePttl, backoffRemainingMs]: state 2 = acquired a free lease, 1 = renewed our own, 0 = another
- * process holds it (and leasePttl is how long its lease still runs, in ms). backoffRemainingMs: how
- * long the fleet must still leave PostHog alone (0 = not backed off). */
+/** KEYS: lease, definitions, meta. ARGV: token, ttlMs, coldTtlMs. Returns [state, definitionsExist,
+ * metaHash, leasePttl, backoffRemainingMs]: state 2 = acquired a free lease, 1 = renewed our own,
+ * 0 = another process holds it (and leasePttl is how long its lease still runs, in ms).
+ * backoffRemainingMs: how long the fleet must still leave PostHog alone (0 = not backed off).
+ * A lease taken while no shared copy exists runs only coldTtlMs until the first write: followers
+ * wait for that copy instead of fetching their own, and a leader that dies before writing
+ * holds them up no longer than that. */
 export const ACQUIRE_OR_RENEW = `
 ${REDIS_NOW_MS}
 local backoffUntil = tonumber(redis.call('HGET', KEYS[3], 'bu') or '0') or 0
@@ -28,17 +31,20 @@ if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   state = 1
 elseif not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  local ttl = ARGV[2]
+  if redis.call('EXISTS', KEYS[2]) == 0 then ttl = ARGV[3] end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
   state = 2
 end
 return { state, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], 'h') or '', redis.call('PTTL', KEYS[1]), backoffRemaining }
 `;
 
-/** KEYS: lease, definitions, meta. ARGV: token, envelope, hash, fetchedAt, verifiedAt, channel.
- * Writes only while the lease is ours. Returns 0 = fenced off, 1 = written (same content),
- * 2 = written and changed (published). */
+/** KEYS: lease, definitions, meta. ARGV: token, envelope, hash, fetchedAt, verifiedAt, channel,
+ * ttlMs. Writes only while the lease is ours, and gives a cold lease its full length. Returns
+ * 0 = fenced off, 1 = written (same content), 2 = written and changed (published). */
 export const FENCED_WRITE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
 local changed = redis.call('HGET', KEYS[3], 'h') ~= ARGV[3] or redis.call('EXISTS', KEYS[2]) == 0
 local quota = redis.call('HGET', KEYS[3], 'q')
 if changed then redis.call('SET', KEYS[2], ARGV[2]) end

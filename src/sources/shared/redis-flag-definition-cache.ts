@@ -35,7 +35,10 @@ export interface RedisFlagDefinitionCacheOptions {
   commandTimeoutMs?: number;
   /** Failed polls after which the leader releases its lease. Default 3. */
   leaderMaxFailures?: number;
-  /** How long a process that lost the lease on a cold cache waits for the leader's copy. Default 3 000. */
+  /**
+   * The longest a process that lost the lease on a cold cache waits for the leader's first copy
+   * (it stops waiting sooner if that leader's short cold lease runs out). Default: the lease TTL.
+   */
   coldStartWaitMs?: number;
   /** `false` to poll only. Default: change notices on a connection of the cache's own. */
   subscriber?: false;
@@ -112,7 +115,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       redactor,
       logger: this.logger,
       canFetch,
-      coldStartWaitMs: options.coldStartWaitMs ?? 3_000,
+      coldStartWaitMs: options.coldStartWaitMs ?? leaseTtlMs,
       changes: this.changes,
     });
     this.machine = new RoleMachine({

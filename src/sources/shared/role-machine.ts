@@ -81,8 +81,11 @@ export class RoleMachine {
       verifiedAtSeen: seen,
       releaseNoticed: false,
     });
-    await this.o.reader.waitForColdStartCopy(reply.definitionsExist, () => this.stopped);
-    return 'read';
+    const end = await this.o.reader.waitForColdStartCopy(
+      reply.definitionsExist,
+      () => this.stopped,
+    );
+    return end === 'leaseFree' && !this.stopped ? this.decide() : 'read';
   }
 
   /**

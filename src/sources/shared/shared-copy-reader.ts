@@ -19,6 +19,9 @@ const QUOTA_LIMITED_HASH = 'quota-limited';
 /** Far above any real project's definitions (8,000 flags take about 6 MB). */
 const MAX_DEFINITIONS_BYTES = 64 * 1024 * 1024;
 
+/** How a cold follower's wait ended: the copy is there, the lease is free again, or it gave up. */
+export type ColdWaitEnd = 'copy' | 'leaseFree' | 'gaveUp';
+
 export interface SharedCopyReaderOptions {
   lease: LeaseProtocol;
   status: FlagsStatusTracker;
@@ -27,6 +30,7 @@ export interface SharedCopyReaderOptions {
   logger: Pick<Logger, 'warn'>;
   /** False for a reader: it never gets the empty placeholder (it cannot fetch anyway). */
   canFetch: boolean;
+  /** The longest a follower on a cold cache waits for the leader's first copy. */
   coldStartWaitMs: number;
   changes?: ChangeSubscription;
 }
@@ -99,26 +103,32 @@ export class SharedCopyReader {
   }
 
   /** On a cold cache, a process that lost the lease waits for the leader's copy instead of fetching too. */
-  async waitForColdStartCopy(sharedExists: boolean, stopped: () => boolean): Promise<void> {
+  async waitForColdStartCopy(sharedExists: boolean, stopped: () => boolean): Promise<ColdWaitEnd> {
     if (this.coldWaitDone || this.current || sharedExists) {
       this.coldWaitDone = true;
-      return;
+      return 'copy';
     }
     const deadline = Date.now() + this.o.coldStartWaitMs;
     const changed = this.o.changes?.nextChange();
+    let end: ColdWaitEnd = 'gaveUp';
     while (Date.now() < deadline && !stopped()) {
       const notified = await Promise.race([
         changed?.then(() => true),
         sleep(100).then(() => false),
       ]);
-      if (notified) break;
       try {
-        if (await this.o.lease.definitionsExist()) break;
+        if (notified || (await this.o.lease.definitionsExist())) {
+          end = 'copy';
+          break;
+        }
+        // The first leader died or gave up before writing (its cold lease ran out): contend.
+        if (!(await this.o.lease.leaseHeld())) return 'leaseFree';
       } catch {
         break;
       }
     }
     this.coldWaitDone = true;
+    return end;
   }
 
   noteRedisError(error: unknown): void {
