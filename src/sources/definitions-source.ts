@@ -56,6 +56,8 @@ export class SharedDefinitionsSource implements DefinitionsSource {
       keyPrefix: options.keyPrefix,
       pollingIntervalMs: options.pollingIntervalMs,
       leaseTtlMs: options.leaseTtlMs,
+      // A live first leader's fetch ends within posthog-node's request timeout.
+      coldLeaseTtlMs: (options.posthog.requestTimeout ?? 10_000) + 5_000,
       commandTimeoutMs: options.redisCommandTimeoutMs,
       leaderMaxFailures: options.leaderMaxFailures,
       canFetch: mode === 'shared',

@@ -106,9 +106,13 @@ describe('fault injection: fleet start and shutdown', () => {
     await Promise.all(fleet.map((w) => w.worker.stop()));
   }, 90_000);
 
-  it('case 12b: the first leader dies mid-fetch on an empty Redis — one other process takes over when its short cold lease runs out, the rest keep waiting', async () => {
+  it('case 12b: the first leader dies mid-fetch on an empty Redis — one other process takes over when its short cold lease runs out (not the full lease TTL), the rest keep waiting', async () => {
     const prefix = 'faults-c12b';
-    const leaseTtlMs = 2_000; // the cold lease: min(lease TTL, 15 s)
+    // A lease TTL far above the cold lease (request timeout + 5 s): followers that waited for
+    // the lease itself would wait 30 s.
+    const leaseTtlMs = 30_000;
+    const requestTimeoutMs = 1_000;
+    const coldLeaseTtlMs = requestTimeoutMs + 5_000;
     fake.setFault({ kind: 'delay', ms: 20_000 }, { times: 1 });
     const since = Date.now();
     const fleet = await startFleet(
@@ -118,6 +122,7 @@ describe('fault injection: fleet start and shutdown', () => {
         pollingIntervalMs: 1_000,
         leaseTtlMs,
         startupTimeoutMs: 500,
+        posthog: { requestTimeout: requestTimeoutMs },
       }),
     );
     const hung = await waitUntil(
@@ -133,7 +138,7 @@ describe('fault injection: fleet start and shutdown', () => {
         const statuses = await statusesOf(rest);
         return statuses.every((s) => s.ready && s.flagCount === 2) ? statuses : undefined;
       },
-      { timeoutMs: leaseTtlMs + 8_000, what: 'the rest ready' },
+      { timeoutMs: coldLeaseTtlMs + 8_000, what: 'the rest ready' },
     );
     // Only the takeover fetch before everyone serves: no follower fetched for itself.
     const fetchesUntilReady = definitionsRequestsOf(fake, rest, since).filter(
@@ -142,13 +147,14 @@ describe('fault injection: fleet start and shutdown', () => {
     const takeoverFetchMs = (fetchesUntilReady[0]?.at ?? Infinity) - killedAt;
     record('12b', 'the first leader dies mid-fetch on an empty Redis', {
       leaseTtlMs,
+      coldLeaseTtlMs,
       takeoverFetchMs,
       readyAfterKillMs: allReady.ms,
       fetchesUntilReady: fetchesUntilReady.length,
       leaders: allReady.value.filter((s) => s.role === 'leader').length,
     });
     expect(fetchesUntilReady).toHaveLength(1);
-    expect(takeoverFetchMs).toBeLessThan(leaseTtlMs + 2_000);
+    expect(takeoverFetchMs).toBeLessThan(coldLeaseTtlMs + 2_000);
     expect(allReady.value.filter((s) => s.role === 'leader')).toHaveLength(1);
     await Promise.all(rest.map((w) => w.worker.stop()));
   }, 60_000);

@@ -13,8 +13,6 @@ import {
 
 const CONTENT_HASH = /^[0-9a-f]{16}$/;
 const MAX_TOKEN_LENGTH = 256;
-/** Above posthog-node's 10 s request timeout: a live first leader's fetch ends well within it. */
-const COLD_LEASE_TTL_MS = 15_000;
 
 /** What one lease call saw. */
 export interface LeaseReply {
@@ -47,12 +45,9 @@ export class LeaseProtocol {
     readonly token: string,
     private readonly leaseTtlMs: number,
     private readonly commandTimeoutMs: number,
+    /** How long a lease taken on an empty cache runs until the first write. */
+    private readonly coldLeaseTtlMs = leaseTtlMs,
   ) {}
-
-  /** How long a lease taken on an empty cache runs until the first write. */
-  get coldLeaseTtlMs(): number {
-    return Math.min(this.leaseTtlMs, COLD_LEASE_TTL_MS);
-  }
 
   async acquireOrRenew(): Promise<LeaseReply> {
     const [state, exists, hash, pttl, backoff] = (await this.command(

@@ -31,6 +31,12 @@ export interface RedisFlagDefinitionCacheOptions {
   pollingIntervalMs?: number;
   /** Default 3 × `pollingIntervalMs`. */
   leaseTtlMs?: number;
+  /**
+   * How long a lease taken while Redis holds no definitions runs until the leader's first write:
+   * how long followers wait for a first leader that died mid-fetch. Keep it above posthog-node's
+   * request timeout. Default min(lease TTL, 15 000).
+   */
+  coldLeaseTtlMs?: number;
   /** Bound of each Redis call. Default 1 000. */
   commandTimeoutMs?: number;
   /** Failed polls after which the leader releases its lease. Default 3. */
@@ -51,6 +57,9 @@ export interface RedisFlagDefinitionCacheOptions {
   secrets?: string[];
   logger?: Pick<Logger, 'log' | 'warn' | 'error'>;
 }
+
+/** posthog-node's default 10 s request timeout, and some. */
+const DEFAULT_COLD_LEASE_TTL_MS = 15_000;
 
 /** The client calls the cache makes: public posthog-node API only. */
 export type DefinitionsClient = Pick<PostHog, 'reloadFeatureFlags'>;
@@ -107,6 +116,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       this.instanceId,
       leaseTtlMs,
       this.commandTimeoutMs,
+      Math.min(leaseTtlMs, options.coldLeaseTtlMs ?? DEFAULT_COLD_LEASE_TTL_MS),
     );
     this.reader = new SharedCopyReader({
       lease,
