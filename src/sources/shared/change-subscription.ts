@@ -1,14 +1,11 @@
 import type { Logger } from '@nestjs/common';
 import type { FlagsRedis, FlagsRedisSubscription } from '../../redis/flags-redis.js';
+import { CoalescingRunner } from '../coalescing-runner.js';
 import { RELEASED_NOTICE } from './notices.js';
 
 /** How long notices are gathered into one reload. */
 const DEBOUNCE_MS = 1;
 
-/**
- * Listens on the project's `changed` channel on a connection of its own (a subscribed connection
- * can run nothing else) and turns each burst of notices into one reload.
- */
 export interface ChangeHandlers {
   /** New content (its hash) or a quota notice: reload. Debounced, one at a time. */
   onChange(announced: string): Promise<void>;
@@ -16,14 +13,19 @@ export interface ChangeHandlers {
   onReleased(): void;
 }
 
+/**
+ * Listens on the project's `changed` channel on a connection of its own (a subscribed connection
+ * can run nothing else) and turns each burst of notices into one reload.
+ */
 export class ChangeSubscription {
   private subscription?: FlagsRedisSubscription;
   private handlers?: ChangeHandlers;
   private announced = '';
   private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private again = false;
-  private waiters: Array<() => void> = [];
+  private readonly waiters: Array<() => void> = [];
+  private readonly reloads = new CoalescingRunner(
+    async () => await this.handlers?.onChange(this.announced),
+  );
 
   constructor(
     private readonly redis: FlagsRedis,
@@ -61,25 +63,6 @@ export class ChangeSubscription {
     }
     this.announced = message;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.runReload(), DEBOUNCE_MS);
-  }
-
-  /** One reload at a time; a notice during a reload earns exactly one more. */
-  private runReload(): void {
-    if (!this.handlers) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.handlers
-      .onChange(this.announced)
-      .catch(() => undefined)
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.runReload();
-        }
-      });
+    this.timer = setTimeout(() => this.handlers && this.reloads.request(), DEBOUNCE_MS);
   }
 }
