@@ -1,15 +1,17 @@
-import { Injectable, type ExecutionContext, type Type } from '@nestjs/common';
+import { Inject, Injectable, type ExecutionContext, type Type } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FlagEvaluationContext } from '../evaluation/evaluation-context.js';
 import type { FeatureFlagsSnapshot } from '../evaluation/feature-flags-snapshot.js';
 import { FlagEvaluator } from '../evaluation/flag-evaluator.js';
 import type { FeatureFlagRequirement } from '../feature-flag.decorator.js';
 import type { PostHogFlagsModuleOptions } from '../posthog-flags-options.interface.js';
+import { FlagsStatusTracker } from '../flags-status.js';
+import type { ResolvedPostHogFlagsOptions } from '../posthog-flags-options.resolve.js';
 import {
   FEATURE_FLAG_METADATA,
+  RESOLVED_OPTIONS,
   SKIP_FEATURE_FLAG_METADATA,
 } from '../posthog-flags.internal-constants.js';
-import { FlagsRuntime } from '../posthog-flags.runtime.js';
 import { distinctIdOf, evaluationContextOf, idOrAnonymous } from '../request-flags.js';
 
 /** The `@FeatureFlag()` requirements of one route (class and handler merged). */
@@ -35,7 +37,8 @@ export class FeatureFlagGate {
   constructor(
     private readonly reflector: Reflector,
     private readonly evaluator: FlagEvaluator,
-    private readonly runtime: FlagsRuntime,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedPostHogFlagsOptions,
+    private readonly status: FlagsStatusTracker,
   ) {}
 
   /** The route's requirements, read once per (handler, class). */
@@ -63,17 +66,17 @@ export class FeatureFlagGate {
 
   /** The `distinctId` option's answer for this request, if any. */
   distinctIdOf(request: unknown): string | undefined {
-    return distinctIdOf(this.runtime.options, request);
+    return distinctIdOf(this.options, request);
   }
 
   /** The id to evaluate with: this one, else the anonymous id when configured, else none (deny). */
   orAnonymous(distinctId: string | undefined): string | undefined {
-    return idOrAnonymous(this.runtime.options, distinctId);
+    return idOrAnonymous(this.options, distinctId);
   }
 
   /** Person properties, groups and group properties from the module options. */
   evaluationContextOf(request: unknown): FlagEvaluationContext | undefined {
-    return evaluationContextOf(this.runtime.options, request);
+    return evaluationContextOf(this.options, request);
   }
 
   /** A memoized evaluation, synchronously, or undefined on a miss. */
@@ -96,18 +99,18 @@ export class FeatureFlagGate {
 
   /** Counts one gate decision (for metrics); free while nobody listens. */
   record(flagKey: string, passes: boolean): void {
-    const status = this.runtime.status;
+    const status = this.status;
     if (status.hasListeners)
       status.emit('evaluation', { flagKey, enabled: passes, denied: !passes });
   }
 
   get deniedStatus(): NonNullable<PostHogFlagsModuleOptions['deniedStatus']> {
-    return this.runtime.options.deniedStatus;
+    return this.options.deniedStatus;
   }
 
   /** The `guard` option: the app's `FeatureFlagGuard` subclass, if it named one. */
   get configuredGuard(): Type<object> | undefined {
-    return this.runtime.options.guard;
+    return this.options.guard;
   }
 
   /** Marks a call (not a request or socket: those outlive it) as let through. */

@@ -1,7 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { PostHog } from 'posthog-node';
 import type { FlagDefinitions } from '../posthog-flags-options.interface.js';
-import { FlagsRuntime } from '../posthog-flags.runtime.js';
-import { OfflineDefinitionsSource } from '../sources/definitions-source.js';
+import type { ResolvedPostHogFlagsOptions } from '../posthog-flags-options.resolve.js';
+import { POSTHOG_CLIENT } from '../posthog-flags.constants.js';
+import { DEFINITIONS_SOURCE, RESOLVED_OPTIONS } from '../posthog-flags.internal-constants.js';
+import { OfflineDefinitionsSource, type DefinitionsSource } from '../sources/definitions-source.js';
 import { definitionsFromFlagMap, type TestFlagMap } from './flag-map.js';
 
 /**
@@ -14,8 +17,12 @@ import { definitionsFromFlagMap, type TestFlagMap } from './flag-map.js';
 export class PostHogFlagsTesting {
   private readonly initial: FlagDefinitions;
 
-  constructor(private readonly runtime: FlagsRuntime) {
-    this.initial = runtime.options.offlineDefinitions!;
+  constructor(
+    @Inject(RESOLVED_OPTIONS) options: ResolvedPostHogFlagsOptions,
+    @Inject(DEFINITIONS_SOURCE) private readonly source: DefinitionsSource,
+    @Inject(POSTHOG_CLIENT) private readonly posthog: PostHog,
+  ) {
+    this.initial = options.offlineDefinitions!;
   }
 
   /** Replaces every flag with this map. */
@@ -25,11 +32,10 @@ export class PostHogFlagsTesting {
 
   /** Replaces the definitions (full PostHog definitions, as `/flags/definitions` returns them). */
   async setDefinitions(definitions: FlagDefinitions): Promise<void> {
-    const { source, posthog } = this.runtime;
-    if (!(source instanceof OfflineDefinitionsSource)) {
+    if (!(this.source instanceof OfflineDefinitionsSource)) {
       throw new Error('PostHogFlagsTesting needs the module in offline mode (definitions given)');
     }
-    await source.replace(posthog, definitions);
+    await this.source.replace(this.posthog, definitions);
   }
 
   /** Back to the flags the module was created with. */
