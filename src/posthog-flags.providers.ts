@@ -18,6 +18,7 @@ import { PostHogFlagsLifecycle } from './posthog-flags.lifecycle.js';
 import { POSTHOG_FLAGS_MODULE_OPTIONS } from './posthog-flags.module-definition.js';
 import { createFlagsRuntime, FlagsRuntime } from './posthog-flags.runtime.js';
 import { FeatureFlagsService } from './posthog-flags.service.js';
+import { Redactor } from './redact.js';
 
 /** The module's providers: everything derives from one runtime built from the validated options. */
 export const postHogFlagsProviders: Provider[] = [
@@ -43,11 +44,17 @@ export const postHogFlagsProviders: Provider[] = [
     inject: [FlagsRuntime],
     useFactory: (rt: FlagsRuntime) => rt.generation,
   },
-  // Narrow providers: inject what you use (options, status, the definitions source), not the runtime.
+  // Narrow providers: each consumer injects what it uses. Only the lifecycle holds the runtime
+  // (it opens and closes what the runtime owns).
   {
     provide: FlagsStatusTracker,
     inject: [FlagsRuntime],
     useFactory: (rt: FlagsRuntime) => rt.status,
+  },
+  {
+    provide: Redactor,
+    inject: [FlagsRuntime],
+    useFactory: (rt: FlagsRuntime) => rt.redactor,
   },
   {
     provide: DEFINITIONS_SOURCE,
@@ -71,7 +78,6 @@ export const postHogFlagsExports = [
   FeatureFlagGuard,
   FlagParameterPipe,
   FlagEvaluator,
-  FlagsRuntime,
   RESOLVED_OPTIONS,
   FlagsStatusTracker,
   DEFINITIONS_SOURCE,

@@ -87,7 +87,7 @@ describe('metrics: Prometheus and OpenTelemetry, dashboards and alert rules', ()
   }
 
   async function waitFor(probe: () => Promise<boolean>, what: string): Promise<void> {
-    const deadline = Date.now() + 5_000;
+    const deadline = Date.now() + 15_000; // generous: a loaded CI machine
     while (!(await probe())) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await sleep(25);

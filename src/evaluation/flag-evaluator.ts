@@ -1,4 +1,5 @@
 import {
+  Inject,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
@@ -6,7 +7,12 @@ import {
 } from '@nestjs/common';
 import { bounded } from '../bounded.js';
 import { DefinitionsGeneration } from '../definitions-generation.js';
-import { FlagsRuntime } from '../posthog-flags.runtime.js';
+import { PostHog } from 'posthog-node';
+import { FlagsStatusTracker } from '../flags-status.js';
+import type { ResolvedPostHogFlagsOptions } from '../posthog-flags-options.resolve.js';
+import { POSTHOG_CLIENT } from '../posthog-flags.constants.js';
+import { RESOLVED_OPTIONS } from '../posthog-flags.internal-constants.js';
+import { Redactor } from '../redact.js';
 import {
   evaluationKey,
   type FlagEvaluationContext,
@@ -46,10 +52,12 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
   private readonly screen: RegexScreen;
 
   constructor(
-    private readonly runtime: FlagsRuntime,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedPostHogFlagsOptions,
+    private readonly status: FlagsStatusTracker,
+    @Inject(POSTHOG_CLIENT) private readonly posthog: PostHog,
+    private readonly redactor: Redactor,
     private readonly generation: DefinitionsGeneration,
   ) {
-    const { options } = runtime;
     this.memo = new EvaluationMemo(options.evaluationCacheSize, options.evaluationCacheMaxBytes);
     this.checker = new RegexSafetyChecker(options.maxPropertyLength);
     this.screen = new RegexScreen(
@@ -59,7 +67,7 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
     // Remote evaluation runs no regex here: PostHog's servers do.
     if (options.mode !== 'remote') {
       generation.onDefinitions((data) => {
-        runtime.status.knownFlagKeys = new Set(data.flags.map((flag) => flag.key));
+        status.knownFlagKeys = new Set(data.flags.map((flag) => flag.key));
         this.screen.screen(data);
       });
     }
@@ -77,7 +85,7 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
     flagKeys: readonly string[] | undefined,
   ): FeatureFlagsSnapshot | undefined {
     if (context === UNRESOLVABLE_CONTEXT) return undefined;
-    const { maxPropertyLength } = this.runtime.options;
+    const { maxPropertyLength } = this.options;
     const key = evaluationKey(distinctId, capContext(context, maxPropertyLength), flagKeys);
     const record = this.memo.get(key, this.generation.value);
     return record && new FeatureFlagsSnapshot(distinctId, record, this.sendEvents);
@@ -89,7 +97,7 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
     rawContext?: FlagEvaluationContext,
     flagKeys?: readonly string[],
   ): Promise<FeatureFlagsSnapshot> {
-    const { options, status, posthog } = this.runtime;
+    const { options, status, posthog } = this;
     const distinctId = acceptDistinctId(rawDistinctId, options.maxDistinctIdLength);
     if (distinctId === undefined || rawContext === UNRESOLVABLE_CONTEXT) {
       return new FeatureFlagsSnapshot(distinctId ?? '', NOT_READY, false);
@@ -122,7 +130,7 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
         record = toRecord(evaluations, askKeys);
       }
     } catch (error) {
-      this.logger.warn(`Flag evaluation failed: ${this.runtime.redactor.error(error)}`);
+      this.logger.warn(`Flag evaluation failed: ${this.redactor.error(error)}`);
       return new FeatureFlagsSnapshot(distinctId, NOT_READY, false, false);
     }
     // A failed remote call leaves every flag out: it is not unknown (the breaker logs the cause).
@@ -147,7 +155,7 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
    */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.screen.hasPending) return;
-    const { startupTimeoutMs } = this.runtime.options;
+    const { startupTimeoutMs } = this.options;
     await bounded(this.screen.whenSettled(), startupTimeoutMs, 'regex check').catch(() => {
       this.logger.warn(
         `Regex conditions not judged after ${startupTimeoutMs} ms: their flags read as off until they are`,
@@ -160,7 +168,7 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private get sendEvents(): boolean {
-    return this.runtime.options.sendFeatureFlagEvents;
+    return this.options.sendFeatureFlagEvents;
   }
 
   /** The keys to hand the SDK: the asked ones, or all, without the blocked ones (undefined: all). */
@@ -173,14 +181,14 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
 
   /** Remote mode has no definitions: keys PostHog answered for are real flags (bounded). */
   private learnRemoteKeys(values: Record<string, FeatureFlagValue>): void {
-    const known = this.runtime.status.knownFlagKeys;
+    const known = this.status.knownFlagKeys;
     const fresh = Object.keys(values).filter((k) => !known.has(k));
     if (fresh.length === 0 || known.size + fresh.length > 1_000) return;
-    this.runtime.status.knownFlagKeys = new Set([...known, ...fresh]);
+    this.status.knownFlagKeys = new Set([...known, ...fresh]);
   }
 
   private onScreened(newlyUnsafe: UnsafeFlag[], blockedChanged: boolean): void {
-    const { status } = this.runtime;
+    const { status } = this;
     status.unsafeFlags = this.screen.unsafe.map((u) => u.key);
     for (const flag of newlyUnsafe.slice(0, 20)) {
       const pattern = flag.pattern.length > 100 ? `${flag.pattern.slice(0, 100)}…` : flag.pattern;
@@ -211,7 +219,7 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
 }
 
 function toRecord(
-  evaluations: Awaited<ReturnType<FlagsRuntime['posthog']['evaluateFlags']>>,
+  evaluations: Awaited<ReturnType<PostHog['evaluateFlags']>>,
   flagKeys: readonly string[] | undefined,
 ): EvaluationRecord {
   const values: Record<string, FeatureFlagValue> = {};
