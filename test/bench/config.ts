@@ -24,6 +24,9 @@ export interface BenchConfig {
   memorySamples: number;
   microIterations: number;
   microSdkIterations: number;
+  /** Figure 8: windows of follower CPU, and intervals per window. */
+  cpuWindows: number;
+  cpuWindowIntervals: number;
 }
 
 export function benchConfig(argv: readonly string[]): BenchConfig {
@@ -48,6 +51,8 @@ export function benchConfig(argv: readonly string[]): BenchConfig {
     memorySamples: quick ? 1 : 3,
     microIterations: quick ? 200_000 : 2_000_000,
     microSdkIterations: quick ? 3_000 : 30_000,
+    cpuWindows: quick ? 1 : 5,
+    cpuWindowIntervals: quick ? 10 : 40,
   };
 }
 

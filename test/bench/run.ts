@@ -13,6 +13,7 @@ import { fleetRows } from './fleet-rows.js';
 import { bytesRows, runFollowerBytes } from './follower-bytes.js';
 import { guardRows, runGuardThroughput } from './guard-throughput.js';
 import { describeMachine, machineInfo } from './machine.js';
+import { followerCpuRows, runFollowerCpu } from './follower-cpu.js';
 import { memoryRows, runMemory } from './memory.js';
 import { microRows, runMicro } from './micro.js';
 import { markdownTable, notes, withVerdict, type FigureRow } from './results.js';
@@ -57,13 +58,18 @@ const SECTIONS: Section[] = [
     run: async (config) => memoryRows(await runMemory(config.intervalMs, config.memorySamples)),
   },
   {
+    name: 'follower CPU',
+    ids: ['8'],
+    run: async (config) => followerCpuRows(await runFollowerCpu(config)),
+  },
+  {
     name: 'micro-benchmark',
     ids: ['micro'],
     run: async (config) => microRows(await runMicro(config)),
   },
 ];
 
-const ORDER = ['1', '2', '3', '4', '5', '5a', '5b', '5c', '6', '7', 'micro'];
+const ORDER = ['1', '2', '3', '4', '5', '5a', '5b', '5c', '6', '7', '8', 'micro'];
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);

@@ -183,8 +183,8 @@ describe('fault injection: a fleet that backs off as one', () => {
     });
     expect(followerStatus).toMatchObject({ role: 'follower', ready: true, flagCount: 8_000 });
     expect(fetchesByFollower).toBe(0);
-    // Issue 13's goal is ≤ 1 ms; measured 1.0–2.0 ms here, so the goal is open (see the README).
-    // This bound catches a return to handing posthog-node a copy each poll (~20 ms before).
+    // The ≤ 1 ms goal is the bench's figure 8 (median of windows, `npm run bench`); a timed test
+    // keeps a generous bound that still catches a copy handed to posthog-node each poll (~20 ms).
     expect(perIntervalMs).toBeLessThanOrEqual(5);
     await Promise.all([leader.worker.stop(), follower.worker.stop(), idle.worker.stop()]);
   }, 120_000);
