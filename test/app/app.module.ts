@@ -7,6 +7,7 @@ import { DemoAuthGuard } from './demo-auth.guard.js';
 import { FlagsController } from './flags.controller.js';
 import { HealthController } from './health.controller.js';
 import { LivenessController } from './liveness.controller.js';
+import { ReferenceController } from './reference.controller.js';
 import { PricingController } from './pricing.controller.js';
 
 /** What the app knows of its customers' companies (a database, in a real app). */
@@ -38,6 +39,7 @@ export class AppModule {
         FlagsController,
         HealthController,
         LivenessController,
+        ReferenceController,
       ],
       providers: [{ provide: APP_GUARD, useClass: DemoAuthGuard }],
     };

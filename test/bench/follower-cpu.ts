@@ -6,8 +6,6 @@ import { PROJECT_API_KEY, SECRET_KEY } from './config.js';
 import { sleep } from './http-probe.js';
 import { round, type FigureRow } from './results.js';
 
-const FLAGS = 8_000;
-
 export interface FollowerCpuResult {
   flags: number;
   intervalMs: number;
@@ -22,11 +20,13 @@ const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1_000;
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
- * Figure 8: CPU a follower spends per interval while 8,000 flags stay unchanged (one meta read,
+ * Figure 8: CPU a follower spends per interval while 8,000 flags (1,000 in a quick run) stay unchanged (one meta read,
  * nothing handed to posthog-node), beside an idle app of the same build with no flags to follow.
  * Several windows, the median kept: one stray GC or a busy neighbour moves one window only.
  */
 export async function runFollowerCpu(config: BenchConfig): Promise<FollowerCpuResult> {
+  // A quick run only checks the figure is produced: a smaller set loads faster.
+  const FLAGS = config.quick ? 1_000 : 8_000;
   const fake = await FakePostHog.start({
     projectApiKey: PROJECT_API_KEY,
     secretKey: SECRET_KEY,

@@ -11,6 +11,8 @@ import { fmt, fmtInt, round, type FigureRow } from './results.js';
 
 export interface GuardResult {
   ungated: LoadResult;
+  /** The same answer behind a guard that does nothing: the limit of any guard. */
+  noOpGuard: LoadResult;
   /** The guard alone: a route with no flag parameters, like the OpenFeature app's. */
   gated: LoadResult;
   /** The guard plus `@FlagValue()` reading the decided value. */
@@ -19,6 +21,8 @@ export interface GuardResult {
   /** Not measured in a quick run. */
   openFeatureUngated?: LoadResult;
   remote: LoadResult;
+  /** Remote evaluation against a fake PostHog that answers `/flags` after a real round trip. */
+  remoteRealistic: LoadResult;
   users: number;
   seconds: number;
   rounds: number;
@@ -38,6 +42,30 @@ function combine(results: LoadResult[]): LoadResult {
     total: results.reduce((sum, r) => sum + r.total, 0),
     failures: results.reduce((sum, r) => sum + r.failures, 0),
   };
+}
+
+/** PostHog's round trip as a real app sees it (tens of ms), injected at the fake. */
+const REALISTIC_RTT_MS = 30;
+
+/**
+ * Remote evaluation: no secret key, no Redis — one `/flags` call per request, to a fake PostHog
+ * in a child of its own (so it shares no event loop with autocannon either).
+ */
+async function startRemote(
+  latencyMs: number,
+  stops: Array<() => Promise<void>>,
+): Promise<WorkerProcess> {
+  const fake = await BenchChild.start(join(process.cwd(), '.build/test/support/fake-posthog.js'), {
+    readyLine: /FAKE_POSTHOG_URL=(\S+)/,
+    env: {
+      FAKE_POSTHOG_PROJECT_API_KEY: PROJECT_API_KEY,
+      FAKE_POSTHOG_FLAGS_LATENCY_MS: String(latencyMs),
+    },
+  });
+  stops.unshift(() => fake.kill());
+  const app = await WorkerProcess.start({ projectApiKey: PROJECT_API_KEY, host: fake.ready.line });
+  stops.unshift(() => app.kill());
+  return app;
 }
 
 /**
@@ -68,29 +96,18 @@ export async function runGuardThroughput(config: BenchConfig): Promise<GuardResu
     stops.unshift(() => app.kill());
     const openFeature = await BenchChild.start('openfeature-server.js');
     stops.unshift(() => openFeature.kill());
-    // Remote evaluation: no secret key, no Redis — one `/flags` call per request, to a fake
-    // PostHog in a child of its own (so it shares no event loop with autocannon either).
-    const remoteFake = await BenchChild.start(
-      join(process.cwd(), '.build/test/support/fake-posthog.js'),
-      {
-        readyLine: /FAKE_POSTHOG_URL=(\S+)/,
-        env: { FAKE_POSTHOG_PROJECT_API_KEY: PROJECT_API_KEY },
-      },
-    );
-    stops.unshift(() => remoteFake.kill());
-    const remoteApp = await WorkerProcess.start({
-      projectApiKey: PROJECT_API_KEY,
-      host: remoteFake.ready.line,
-    });
-    stops.unshift(() => remoteApp.kill());
+    const remoteApp = await startRemote(0, stops);
+    const remoteRealisticApp = await startRemote(REALISTIC_RTT_MS, stops);
 
     const routes: Record<Route, { url: string; path: string }> = {
       ungated: { url: app.url, path: '/checkout/help' },
+      noOpGuard: { url: app.url, path: '/reference/no-op-guard' },
       gated: { url: app.url, path: '/checkout/summary' },
       gatedWithValue: { url: app.url, path: '/checkout' },
       openFeature: { url: openFeature.url, path: '/checkout' },
       openFeatureUngated: { url: openFeature.url, path: '/checkout/help' },
       remote: { url: remoteApp.url, path: '/checkout/summary' },
+      remoteRealistic: { url: remoteRealisticApp.url, path: '/checkout/summary' },
     };
     // The OpenFeature app's own ungated route is a reference only: skipped in a quick run.
     const names = (Object.keys(routes) as Route[]).filter(
@@ -119,6 +136,7 @@ export async function runGuardThroughput(config: BenchConfig): Promise<GuardResu
     }
     return {
       ungated: combine(runs.ungated),
+      noOpGuard: combine(runs.noOpGuard),
       gated: combine(runs.gated),
       gatedWithValue: combine(runs.gatedWithValue),
       openFeature: combine(runs.openFeature),
@@ -126,6 +144,7 @@ export async function runGuardThroughput(config: BenchConfig): Promise<GuardResu
         ? combine(runs.openFeatureUngated)
         : undefined,
       remote: combine(runs.remote),
+      remoteRealistic: combine(runs.remoteRealistic),
       users: users.length,
       seconds: config.guardSeconds,
       rounds,
@@ -173,9 +192,20 @@ export function guardRows(g: GuardResult): FigureRow[] {
     g.remote,
   );
   remote.note =
-    'remote evaluation against a fake PostHog on loopback (sub-millisecond answers): the best case for remote; a real PostHog round trip (tens of ms) caps it far lower';
+    'remote evaluation against a fake PostHog on loopback (sub-millisecond answers): the best case for remote';
+  const remoteRealistic = raw(
+    `guard: gated route /checkout/summary, remote evaluation per request, PostHog ${REALISTIC_RTT_MS} ms away`,
+    `this module, remote mode (fake PostHog + ${REALISTIC_RTT_MS} ms per /flags)`,
+    g.remoteRealistic,
+  );
+  remoteRealistic.note = `the same, with ${REALISTIC_RTT_MS} ms added to each /flags answer at the fake: a real PostHog round trip; ${g.connections} connections cap it near ${g.connections} ÷ RTT`;
   return [
     raw(`guard: ungated route /checkout/help (${how})`, "example app (this module's)", g.ungated),
+    raw(
+      'guard: route behind a guard that does nothing, /reference/no-op-guard',
+      'the limit of any guard (same app, same answer)',
+      g.noOpGuard,
+    ),
     raw('guard: gated route /checkout/summary, memo warm', 'this module @FeatureFlag', g.gated),
     raw(
       'guard: gated route /checkout with @FlagValue, memo warm',
@@ -197,7 +227,9 @@ export function guardRows(g: GuardResult): FigureRow[] {
         ]
       : []),
     remote,
+    remoteRealistic,
     ratio('5a', 'gated ÷ ungated (req/s)', g.gated, g.ungated, 0.95),
+    ratio('5d', 'gated ÷ no-op guard (req/s)', g.gated, g.noOpGuard, 0.97),
     {
       ...ratio(
         '5a+',
@@ -209,6 +241,13 @@ export function guardRows(g: GuardResult): FigureRow[] {
       goal: undefined,
     },
     ratio('5b', 'this guard ÷ OpenFeature (req/s)', g.gated, g.openFeature, 1),
-    ratio('5c', 'this guard ÷ remote evaluation (req/s)', g.gated, g.remote, 10),
+    ratio('5c', 'this guard ÷ remote evaluation on loopback (req/s)', g.gated, g.remote, 10),
+    ratio(
+      '5e',
+      `this guard ÷ remote evaluation, PostHog ${REALISTIC_RTT_MS} ms away (req/s)`,
+      g.gated,
+      g.remoteRealistic,
+      10,
+    ),
   ];
 }

@@ -49,7 +49,7 @@ const SECTIONS: Section[] = [
   },
   {
     name: 'guard throughput',
-    ids: ['5', '5a', '5b', '5c'],
+    ids: ['5', '5a', '5b', '5c', '5d', '5e'],
     run: async (config) => guardRows(await runGuardThroughput(config)),
   },
   {
@@ -69,7 +69,7 @@ const SECTIONS: Section[] = [
   },
 ];
 
-const ORDER = ['1', '2', '3', '4', '5', '5a', '5b', '5c', '6', '7', '8', 'micro'];
+const ORDER = ['1', '2', '3', '4', '5', '5a', '5b', '5c', '5d', '5e', '6', '7', '8', 'micro'];
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);

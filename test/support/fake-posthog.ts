@@ -43,6 +43,8 @@ export interface FakePostHogOptions {
   extraSecretKeys?: string[];
   definitions?: FlagDefinitionsPayload;
   port?: number;
+  /** Added to every `/flags` answer: PostHog's real round trip, which loopback does not have. */
+  flagsLatencyMs?: number;
 }
 
 export interface FakePostHogCounts {
@@ -212,6 +214,8 @@ export class FakePostHog {
   private remoteFlags: RemoteFlagsSource | undefined;
   private remotePayloads: Record<string, unknown> = {};
 
+  private readonly flagsLatencyMs: number;
+
   private constructor(
     private readonly server: Server,
     options: FakePostHogOptions,
@@ -221,6 +225,7 @@ export class FakePostHog {
     this.projectApiKey = options.projectApiKey ?? 'phc_test_project';
     this.secretKey = options.secretKey ?? 'phs_test_secret_DO_NOT_LEAK';
     this.acceptedKeys = new Set([this.secretKey, ...(options.extraSecretKeys ?? [])]);
+    this.flagsLatencyMs = options.flagsLatencyMs ?? 0;
     this.setDefinitions(options.definitions ?? { flags: [] });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch(() => {
@@ -468,6 +473,7 @@ export class FakePostHog {
     entry: FakeRequestLogEntry,
   ): Promise<void> {
     const body: unknown = JSON.parse((await readBody(req)).toString('utf8'));
+    if (this.flagsLatencyMs > 0) await new Promise((r) => setTimeout(r, this.flagsLatencyMs));
     if (!isRecord(body) || body.token !== this.projectApiKey) {
       const detail =
         'Project API key invalid. You can find your project API key in PostHog project settings.';
@@ -790,6 +796,7 @@ async function main(): Promise<void> {
     port: process.env.PORT ? Number(process.env.PORT) : undefined,
     projectApiKey: process.env.FAKE_POSTHOG_PROJECT_API_KEY || undefined,
     secretKey: process.env.FAKE_POSTHOG_SECRET_KEY || undefined,
+    flagsLatencyMs: Number(process.env.FAKE_POSTHOG_FLAGS_LATENCY_MS) || undefined,
     definitions: {
       flags: [
         booleanFlag('new-checkout', { payload: { steps: 2 } }),
