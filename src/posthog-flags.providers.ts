@@ -1,4 +1,6 @@
 import type { Provider } from '@nestjs/common';
+import { FlagChangeFeed } from './changes/flag-change-feed.js';
+import { FlagChangeListeners } from './changes/flag-change-listeners.js';
 import { DefinitionsGeneration } from './definitions-generation.js';
 import { FlagEvaluator } from './evaluation/flag-evaluator.js';
 import { FeatureFlagGuard } from './feature-flag.guard.js';
@@ -63,6 +65,8 @@ export const postHogFlagsProviders: Provider[] = [
   },
   PostHogFlagsLifecycle,
   FlagEvaluator,
+  FlagChangeFeed,
+  FlagChangeListeners,
   FeatureFlagsService,
   FeatureFlagGate,
   FeatureFlagGuard,
