@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { FlagEvaluationContext } from './evaluation/evaluation-context.js';
 import type { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
 import { FlagEvaluator } from './evaluation/flag-evaluator.js';
+import type { FeatureFlagKey, FeatureFlagVariant } from './feature-flag-keys.js';
 import { FlagsStatusTracker, type FlagsStatus } from './flags-status.js';
 
 /**
@@ -20,7 +21,7 @@ export class FeatureFlagsService {
 
   /** True when the flag is on (any variant) for this user. Unknown flags are off. */
   async isEnabled(
-    key: string,
+    key: FeatureFlagKey,
     distinctId: string,
     context?: FlagEvaluationContext,
   ): Promise<boolean> {
@@ -31,17 +32,17 @@ export class FeatureFlagsService {
   }
 
   /** The variant key of a multivariate flag for this user, or `undefined`. */
-  async getVariant(
-    key: string,
+  async getVariant<K extends FeatureFlagKey>(
+    key: K,
     distinctId: string,
     context?: FlagEvaluationContext,
-  ): Promise<string | undefined> {
+  ): Promise<FeatureFlagVariant<K> | undefined> {
     return (await this.evaluator.evaluate(distinctId, context, [key])).getVariant(key);
   }
 
   /** The flag's JSON payload for this user's value, or `undefined`. */
   async getPayload<T = unknown>(
-    key: string,
+    key: FeatureFlagKey,
     distinctId: string,
     context?: FlagEvaluationContext,
   ): Promise<T | undefined> {
