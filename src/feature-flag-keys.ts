@@ -14,7 +14,6 @@ import type { FeatureFlagValue } from './evaluation/evaluation-context.js';
  *   }
  * }
  */
-// oxlint-disable-next-line typescript/no-empty-interface, typescript/no-empty-object-type -- filled by the app
 export interface FeatureFlagKeys {}
 
 type DeclaredKey = keyof FeatureFlagKeys;
@@ -23,6 +22,8 @@ type DeclaredKey = keyof FeatureFlagKeys;
 type Declared = [DeclaredKey] extends [never] ? false : true;
 
 /** A flag key: any string until `FeatureFlagKeys` is declared, then one of its keys. */
+// `& string`, not `Extract<…>`: tsc's errors then list the declared keys, not `keyof FeatureFlagKeys`.
+// oxlint-disable-next-line typescript/no-redundant-type-constituents -- never only in this package's own build
 export type FeatureFlagKey = Declared extends true ? DeclaredKey & string : string;
 
 /** The variant keys of flag `K` (`never` for a boolean flag); any string until declared. */

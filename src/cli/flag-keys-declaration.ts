@@ -44,6 +44,9 @@ export function flagKeysDeclaration(flags: readonly DeclaredFlag[]): string {
     const union = variants.map(quote);
     const oneLine = `    ${name}: ${union.join(' | ')};`;
     if (oneLine.length <= PRINT_WIDTH) return oneLine;
+    // Prettier's two steps: the union on a line of its own, else one variant per line.
+    const ownLine = `      ${union.join(' | ')};`;
+    if (ownLine.length <= PRINT_WIDTH) return `    ${name}:\n${ownLine}`;
     return [`    ${name}:`, ...union.map((v) => `      | ${v}`)].join('\n') + ';';
   });
   return [
@@ -71,8 +74,13 @@ function isIdentifier(key: string): boolean {
   return /^[A-Za-z_$][\w$]*$/.test(key);
 }
 
-/** A single-quoted TypeScript string: JSON's escapes, with `'` escaped instead of `"`. */
+/**
+ * A TypeScript string as Prettier writes it with `singleQuote`: single quotes unless the value holds
+ * more of them than double quotes; JSON's escapes otherwise.
+ */
 function quote(value: string): string {
-  const body = JSON.stringify(value).slice(1, -1).replace(/\\"/g, '"').replace(/'/g, "\\'");
-  return `'${body}'`;
+  const body = JSON.stringify(value).slice(1, -1).replace(/\\"/g, '"');
+  const singles = body.split("'").length;
+  const doubles = body.split('"').length;
+  return singles > doubles ? `"${body.replace(/"/g, '\\"')}"` : `'${body.replace(/'/g, "\\'")}'`;
 }

@@ -65,7 +65,9 @@ async function readDefinitionsFile(path: string): Promise<{ definitions: unknown
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new Error(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new Error(
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
   }
   try {
     return { definitions: JSON.parse(text), from: path };
