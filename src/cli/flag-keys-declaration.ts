@@ -15,7 +15,13 @@ const PRINT_WIDTH = 100;
  */
 export function declaredFlagsOf(definitions: unknown): DeclaredFlag[] {
   const problem = definitionsShapeProblem(definitions);
-  if (problem) throw new Error(`not PostHog flag definitions: ${problem}`);
+  if (problem) {
+    const flagMap = problem.startsWith('`flags`')
+      ? " (a flag map, as the testing module takes, holds one value per flag, not a flag's variants:" +
+        ' give the JSON /flags/definitions returns, or --host)'
+      : '';
+    throw new Error(`not PostHog flag definitions: ${problem}${flagMap}`);
+  }
   const variantsByKey = new Map<string, Set<string> | undefined>();
   for (const flag of (definitions as { flags: Array<Record<string, any>> }).flags) {
     if (flag.deleted === true) continue;

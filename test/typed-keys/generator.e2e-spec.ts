@@ -68,7 +68,10 @@ describe('npx nestjs-posthog-flags types', () => {
     writeFileSync(file, JSON.stringify({ 'new-checkout': true }));
     const { code, stderr } = await generator(['types', '--file', file]);
     expect(code).toBe(1);
-    expect(stderr).toContain('not PostHog flag definitions: `flags` must be an array');
+    expect(stderr).toContain(
+      'not PostHog flag definitions: `flags` must be an array (a flag map, as the testing module ' +
+        "takes, holds one value per flag, not a flag's variants",
+    );
   });
 
   describe('from a live project (the fake PostHog)', () => {
