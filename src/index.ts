@@ -24,13 +24,11 @@ export {
   type FeatureFlagOptions,
   type FeatureFlagRequirement,
 } from './feature-flag.decorator.js';
-// `export { type … }`, not `export type { … }`: with the latter, an app augmenting FeatureFlagKeys
-// lost the other names of this statement (seen with TypeScript 6.0; test/typed-keys checks it).
-export {
-  type FeatureFlagKeys,
-  type FeatureFlagKey,
-  type FeatureFlagVariant,
-  type FeatureFlagValueOf,
+export type {
+  FeatureFlagKeys,
+  FeatureFlagKey,
+  FeatureFlagVariant,
+  FeatureFlagValueOf,
 } from './feature-flag-keys.js';
 export { FeatureFlagGuard } from './feature-flag.guard.js';
 export { FeatureFlagGate } from './gate/feature-flag-gate.js';
