@@ -8,6 +8,7 @@ import {
   multivariateFlag,
   type FlagDefinitionsPayload,
 } from '../support/fake-posthog.js';
+import { freePort } from '../support/free-port.js';
 import { generator } from './run-process.js';
 
 const exampleDefinitions: FlagDefinitionsPayload = JSON.parse(
@@ -122,6 +123,32 @@ describe('npx nestjs-posthog-flags types', () => {
       expect(result.stdout + result.stderr).not.toContain(wrong);
       expect(result.stdout + result.stderr).not.toContain('phs_wrong');
       expect(existsSync(out)).toBe(false);
+    });
+
+    it('reads the secret key from the variable --secret-key-env names', async () => {
+      const { code, stdout } = await generator(
+        [
+          'types',
+          ...['--host', posthog.url, '--project-key', posthog.projectApiKey],
+          ...['--secret-key-env', 'MY_POSTHOG_KEY'],
+        ],
+        { MY_POSTHOG_KEY: posthog.secretKey },
+      );
+      expect(code).toBe(0);
+      expect(stdout).toBe(exampleDeclaration);
+    });
+
+    it('an unreachable host fails fast with the address, not the secret key', async () => {
+      const port = await freePort(); // nothing listens there
+      const secret = 'phs_unreachable_secret_key';
+      const { code, stderr, stdout } = await generator(
+        ['types', '--host', `http://127.0.0.1:${port}`, '--project-key', 'phc_x'],
+        { POSTHOG_SECRET_KEY: secret },
+      );
+      expect(code).toBe(1);
+      expect(stderr).toContain(`could not reach http://127.0.0.1:${port}: `);
+      expect(stderr).toContain('ECONNREFUSED');
+      expect(stdout + stderr).not.toContain(secret);
     });
 
     it('without the secret key it names the variable to set, and asks PostHog nothing', async () => {
