@@ -129,8 +129,12 @@ describe('npx nestjs-posthog-flags types', () => {
       const { code, stdout } = await generator(
         [
           'types',
-          ...['--host', posthog.url, '--project-key', posthog.projectApiKey],
-          ...['--secret-key-env', 'MY_POSTHOG_KEY'],
+          '--host',
+          posthog.url,
+          '--project-key',
+          posthog.projectApiKey,
+          '--secret-key-env',
+          'MY_POSTHOG_KEY',
         ],
         { MY_POSTHOG_KEY: posthog.secretKey },
       );
