@@ -18,7 +18,7 @@ export interface FeatureFlagKeys {}
 
 type DeclaredKey = keyof FeatureFlagKeys;
 
-/** Whether the app declared its flags (`[…]` keeps `never` from distributing to `never`). */
+/** Whether the app declared its flags: evaluated in the app's program, where its declaration merged. */
 type Declared = [DeclaredKey] extends [never] ? false : true;
 
 /** A flag key: any string until `FeatureFlagKeys` is declared, then one of its keys. */
