@@ -1,4 +1,5 @@
 import { applyDecorators, SetMetadata, UseGuards } from '@nestjs/common';
+import type { FeatureFlagKey, FeatureFlagVariant } from './feature-flag-keys.js';
 import { FeatureFlagRouteGuard } from './gate/feature-flag-route.guard.js';
 import {
   FEATURE_FLAG_METADATA,
@@ -6,14 +7,15 @@ import {
   SKIP_FEATURE_FLAG_METADATA,
 } from './posthog-flags.internal-constants.js';
 
-export interface FeatureFlagOptions {
+/** Options of `@FeatureFlag(key)`; once `FeatureFlagKeys` is declared, `variant` is checked against `K`'s. */
+export interface FeatureFlagOptions<K extends FeatureFlagKey = FeatureFlagKey> {
   /** Require one of these variants (a multivariate flag), not just "enabled". */
-  variant?: string | string[];
+  variant?: FeatureFlagVariant<K> | readonly FeatureFlagVariant<K>[];
 }
 
 /** One `@FeatureFlag()` as stored in metadata. */
 export interface FeatureFlagRequirement {
-  key: string;
+  key: FeatureFlagKey;
   variants?: readonly string[];
 }
 
@@ -25,17 +27,19 @@ export interface FeatureFlagRequirement {
  * @FeatureFlag('new-checkout')
  * @FeatureFlag('pricing-page', { variant: ['test-a', 'test-b'] })
  */
-export function FeatureFlag(
-  key: string,
-  options: FeatureFlagOptions = {},
+export function FeatureFlag<K extends FeatureFlagKey>(
+  key: K,
+  options: FeatureFlagOptions<K> = {},
 ): ClassDecorator & MethodDecorator {
-  if (typeof key !== 'string' || key === '') {
+  // Checked at run time too: a key may come from plain JavaScript or a cast.
+  if (typeof key !== 'string' || (key as string) === '') {
     throw new TypeError('@FeatureFlag() needs a flag key (a non-empty string)');
   }
+  const wanted: string | readonly string[] | undefined = options.variant;
   const variants =
-    options.variant === undefined
+    wanted === undefined
       ? undefined
-      : Object.freeze(Array.isArray(options.variant) ? [...options.variant] : [options.variant]);
+      : Object.freeze(typeof wanted === 'string' ? [wanted] : [...wanted]);
   const requirement: FeatureFlagRequirement = Object.freeze({ key, variants });
   return (target: object, propertyKey?: string | symbol, descriptor?: PropertyDescriptor) => {
     const metadataTarget = descriptor ? descriptor.value : target;

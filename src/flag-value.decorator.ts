@@ -5,6 +5,7 @@ import {
   type PipeTransform,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import type { FeatureFlagKey } from './feature-flag-keys.js';
 import { FeatureFlagGuard } from './feature-flag.guard.js';
 import { resolveAppGuard } from './gate/app-guard.js';
 import { FeatureFlagGate } from './gate/feature-flag-gate.js';
@@ -16,13 +17,13 @@ export interface FlagValueOptions {
 
 interface FlagParameter {
   context: ExecutionContext;
-  key?: string;
+  key?: FeatureFlagKey;
   payload: boolean;
 }
 
 const flagParameter = createParamDecorator(
   (
-    data: { key?: string; payload?: boolean } | undefined,
+    data: { key?: FeatureFlagKey; payload?: boolean } | undefined,
     context: ExecutionContext,
   ): FlagParameter => ({ context, key: data?.key, payload: data?.payload === true }),
 );
@@ -65,7 +66,7 @@ export class FlagParameterPipe implements PipeTransform<FlagParameter> {
  * @example
  * checkout(@FlagValue('pricing') variant: string | boolean) {}
  */
-export function FlagValue(key: string, options: FlagValueOptions = {}): ParameterDecorator {
+export function FlagValue(key: FeatureFlagKey, options: FlagValueOptions = {}): ParameterDecorator {
   return flagParameter({ key, payload: options.payload }, FlagParameterPipe);
 }
 

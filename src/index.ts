@@ -24,6 +24,12 @@ export {
   type FeatureFlagOptions,
   type FeatureFlagRequirement,
 } from './feature-flag.decorator.js';
+export type {
+  FeatureFlagKeys,
+  FeatureFlagKey,
+  FeatureFlagVariant,
+  FeatureFlagValueOf,
+} from './feature-flag-keys.js';
 export { FeatureFlagGuard } from './feature-flag.guard.js';
 export { FeatureFlagGate } from './gate/feature-flag-gate.js';
 export { FlagValue, Flags, type FlagValueOptions } from './flag-value.decorator.js';

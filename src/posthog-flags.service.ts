@@ -5,6 +5,7 @@ import { FlagChangeFeed } from './changes/flag-change-feed.js';
 import type { FlagEvaluationContext } from './evaluation/evaluation-context.js';
 import type { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
 import { FlagEvaluator } from './evaluation/flag-evaluator.js';
+import type { FeatureFlagKey, FeatureFlagVariant } from './feature-flag-keys.js';
 import { FlagsStatusTracker, type FlagsStatus } from './flags-status.js';
 
 /**
@@ -24,7 +25,7 @@ export class FeatureFlagsService {
 
   /** True when the flag is on (any variant) for this user. Unknown flags are off. */
   async isEnabled(
-    key: string,
+    key: FeatureFlagKey,
     distinctId: string,
     context?: FlagEvaluationContext,
   ): Promise<boolean> {
@@ -35,17 +36,17 @@ export class FeatureFlagsService {
   }
 
   /** The variant key of a multivariate flag for this user, or `undefined`. */
-  async getVariant(
-    key: string,
+  async getVariant<K extends FeatureFlagKey>(
+    key: K,
     distinctId: string,
     context?: FlagEvaluationContext,
-  ): Promise<string | undefined> {
+  ): Promise<FeatureFlagVariant<K> | undefined> {
     return (await this.evaluator.evaluate(distinctId, context, [key])).getVariant(key);
   }
 
   /** The flag's JSON payload for this user's value, or `undefined`. */
   async getPayload<T = unknown>(
-    key: string,
+    key: FeatureFlagKey,
     distinctId: string,
     context?: FlagEvaluationContext,
   ): Promise<T | undefined> {

@@ -1,3 +1,5 @@
+import type { FeatureFlagKey } from '../feature-flag-keys.js';
+
 /** Where `@OnFlagChange` keeps the keys a method listens to (`null`: every flag). */
 export const ON_FLAG_CHANGE_METADATA = 'nestjs-posthog-flags:on-flag-change';
 

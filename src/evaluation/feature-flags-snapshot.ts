@@ -1,4 +1,9 @@
 import type { FeatureFlagEvaluations } from 'posthog-node';
+import type {
+  FeatureFlagKey,
+  FeatureFlagValueOf,
+  FeatureFlagVariant,
+} from '../feature-flag-keys.js';
 import type { FeatureFlagValue } from './evaluation-context.js';
 
 /** One evaluation's results, shared by every request that memo entry answers. */
@@ -24,25 +29,25 @@ export class FeatureFlagsSnapshot {
   ) {}
 
   /** The flag's value: `true`, `false`, a variant key, or `undefined` for a flag not in the definitions. */
-  getFlag(key: string): FeatureFlagValue | undefined {
+  getFlag<K extends FeatureFlagKey>(key: K): FeatureFlagValueOf<K> | undefined {
     this.expose(key);
-    return this.record.values[key];
+    return this.record.values[key] as FeatureFlagValueOf<K> | undefined;
   }
 
   /** Enabled (any variant counts). Unknown flags are off. */
-  isEnabled(key: string): boolean {
+  isEnabled(key: FeatureFlagKey): boolean {
     const value = this.getFlag(key);
     return value !== undefined && value !== false;
   }
 
   /** The variant key of a multivariate flag, else `undefined`. */
-  getVariant(key: string): string | undefined {
-    const value = this.getFlag(key);
-    return typeof value === 'string' ? value : undefined;
+  getVariant<K extends FeatureFlagKey>(key: K): FeatureFlagVariant<K> | undefined {
+    const value: FeatureFlagValue | undefined = this.getFlag(key);
+    return typeof value === 'string' ? (value as FeatureFlagVariant<K>) : undefined;
   }
 
   /** The flag's JSON payload (for its current variant). Sends no event. */
-  getPayload<T = unknown>(key: string): T | undefined {
+  getPayload<T = unknown>(key: FeatureFlagKey): T | undefined {
     return this.record.payloads[key] as T | undefined;
   }
 

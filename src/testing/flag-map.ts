@@ -1,18 +1,31 @@
+import type { FeatureFlagKey, FeatureFlagValueOf } from '../feature-flag-keys.js';
 import type { FlagDefinitions } from '../posthog-flags-options.interface.js';
 
 /** A test flag: on/off, a variant key, or a value with its payload. */
 export type TestFlagValue = boolean | string | { value: boolean | string; payload?: unknown };
 
-/** A map of test flags, e.g. `{ 'new-checkout': true, pricing: 'test-b' }`. */
-export type TestFlagMap = Record<string, TestFlagValue>;
+/** What flag `K` may be set to in a test: its declared values (any `TestFlagValue` until declared). */
+type TestFlagValueOf<K extends FeatureFlagKey> =
+  FeatureFlagValueOf<K> | { value: FeatureFlagValueOf<K>; payload?: unknown };
+
+/**
+ * A map of test flags, e.g. `{ 'new-checkout': true, pricing: 'test-b' }`. Keys and variants are
+ * checked once the app declares `FeatureFlagKeys`.
+ */
+export type TestFlagMap = { [K in FeatureFlagKey]?: TestFlagValueOf<K> };
 
 /**
  * Definitions under which every user gets the given value: real PostHog definitions, so the real
  * engine evaluates them (with the SDK's own semantics for variants and payloads).
  */
-export function definitionsFromFlagMap(flags: TestFlagMap): FlagDefinitions {
+export function definitionsFromFlagMap(
+  flags: Readonly<Record<string, TestFlagValue | undefined>>,
+): FlagDefinitions {
+  const set = Object.entries(flags).filter(
+    (entry): entry is [string, TestFlagValue] => entry[1] !== undefined,
+  );
   return {
-    flags: Object.entries(flags).map(([key, raw], index) => {
+    flags: set.map(([key, raw], index) => {
       const { value, payload } = typeof raw === 'object' ? raw : { value: raw, payload: undefined };
       const variant = typeof value === 'string' ? value : undefined;
       const payloadKey = variant ?? 'true';

@@ -56,18 +56,37 @@ fail() {
 
 # Every ```ts block of README.md becomes src/readme-line-<N>.ts of this consumer (N: the fence's line,
 # so an error at line L of the file is README line N + L) and is compiled with the app against the
-# packed package. A block preceded by `<!-- not-compiled: reason -->` is left out.
+# packed package. A block preceded by `<!-- not-compiled: reason -->` is left out; one preceded by
+# `<!-- compiled-alone: reason -->` (it declares flag keys, which would apply to every snippet) goes
+# to alone/ instead and is compiled as a program of its own.
 snippets_consumer=consumer-nest12-esm
 readme_snippets() {
-  awk -v out="$1" '
+  awk -v out="$1" -v alone_out="$2" '
     /^<!-- not-compiled:/ { skip = 1; next }
-    /^```ts$/ { if (skip) { block = 2; skipped++ } else { block = 1; compiled++; file = out "/readme-line-" NR ".ts" }
-      skip = 0; next }
+    /^<!-- compiled-alone:/ { alone = 1; next }
+    /^```ts$/ { if (skip) { block = 2; skipped++ }
+      else if (alone) { block = 1; apart++; file = alone_out "/readme-line-" NR ".ts" }
+      else { block = 1; compiled++; file = out "/readme-line-" NR ".ts" }
+      skip = 0; alone = 0; next }
     /^```/ && block { if (block == 1) close(file); block = 0; next }
     block == 1 { print > file; next }
-    /[^[:space:]]/ { skip = 0 }
-    END { print "README snippets: " compiled + 0 " compiled, " skipped + 0 " marked not-compiled" }
+    /[^[:space:]]/ { skip = 0; alone = 0 }
+    END { print "README snippets: " compiled + 0 " compiled, " apart + 0 " compiled alone, " skipped + 0 " marked not-compiled" }
   ' "$root/README.md"
+}
+
+# tsc on these files only, with the app's settings and skipLibCheck off: errors in them or in the
+# package's .d.ts fail (other packages' .d.ts are not ours to fix, as below).
+compile_alone() {
+  local label=$1 config=tsconfig.alone.json include errors
+  shift
+  include=$(printf '"%s",' "$@")
+  printf '{ "extends": "./tsconfig.json", "compilerOptions": { "noEmit": true, "rootDir": "." }, "include": [%s] }\n' \
+    "${include%,}" >"$config"
+  errors=$({ ./node_modules/.bin/tsc -p "$config" --skipLibCheck false --pretty false || true; } |
+    awk '/^node_modules\// && !/^node_modules\/nestjs-posthog-flags\//{ours = 0; next}
+      /^ /{if (ours) print; next} {ours = 1; print}')
+  [ -z "$errors" ] || fail "$name: $label does not compile on its own:"$'\n'"$errors"
 }
 
 free_port() {
@@ -99,7 +118,7 @@ listing=$(tar tzf "$tarball")
 unexpected=$(echo "$listing" |
   grep -vE '^package/(dist/.+|package\.json|README(\.md)?|LICEN[CS]E(\.md|\.txt)?)$' || true)
 [ -z "$unexpected" ] || fail "unexpected files in the tarball:"$'\n'"$unexpected"
-for f in dist/index.js dist/index.d.ts; do
+for f in dist/index.js dist/index.d.ts dist/cli/main.js; do
   grep -qx "package/$f" <<<"$listing" || fail "$f missing from the tarball"
 done
 if grep -qE '\.spec\.' <<<"$listing"; then fail 'spec files in the tarball'; fi
@@ -132,7 +151,8 @@ consumer() {
   done
   rm -f "$dir"/*.ts.tpl
   if [ "$name" = "$snippets_consumer" ]; then
-    readme_snippets "$dir/src"
+    mkdir "$dir/alone"
+    readme_snippets "$dir/src" "$dir/alone"
     compgen -G "$dir/src/readme-line-*.ts" >/dev/null || fail "no \`\`\`ts block found in README.md"
   fi
   cd "$dir"
@@ -169,7 +189,13 @@ consumer() {
   fi
   [ -z "$errors" ] || fail "$name: the app or the package's .d.ts files do not type-check:"$'\n'"$errors"
   [ -f dist/check.js ] || fail "$name: tsc emitted nothing"
-  if [ "$name" = consumer-nest12-esm ]; then newest_majors; fi
+  if [ "$name" = consumer-nest12-esm ]; then
+    newest_majors
+    for snippet in alone/*.ts; do
+      if [ -e "$snippet" ]; then compile_alone "README ${snippet#alone/}" "$snippet"; fi
+    done
+    typed_keys
+  fi
 
   # No deep imports: the exports map must hide dist/ while the package name itself resolves.
   node -e "import('nestjs-posthog-flags')" || fail "$name: the package name does not import"
@@ -193,6 +219,19 @@ consumer() {
   REDIS_URL="redis://127.0.0.1:$redis_port" timeout 60 node dist/check.js "$name"
   kill "$redis_pid"
   echo "summary: $name: $versions; install $((t1 - t0))s, compile+run $((SECONDS - t1))s"
+}
+
+# The package's bin, as a consumer runs it: `npx nestjs-posthog-flags types` writes the example app's
+# flag keys, and a file using them compiles against the packed .d.ts (a typo in it must not).
+typed_keys() {
+  mkdir typed
+  npx --no-install nestjs-posthog-flags types --file "$root/test/app/flags.json" --out typed/flag-keys.ts \
+    2>typed.err || fail "$name: npx nestjs-posthog-flags types failed: $(cat typed.err)"
+  grep -qxF "    'pricing-experiment': 'control' | 'test-a' | 'test-b';" typed/flag-keys.ts ||
+    fail "$name: the generated declaration lacks pricing-experiment's variants:"$'\n'"$(cat typed/flag-keys.ts)"
+  cp "$root/$here/typed-keys/usage.ts.tpl" typed/usage.ts
+  compile_alone 'the generated flag keys' typed/flag-keys.ts typed/usage.ts
+  echo "consumer $name: npx nestjs-posthog-flags types: $(sed 's/^nestjs-posthog-flags types: //' typed.err)"
 }
 
 # In a fresh app the README's install must pick the newest major of every peer it installs (npm
@@ -222,7 +261,7 @@ for i in "${!consumers[@]}"; do
   wait "${jobs_started[$i]}" || status=$?
   jobs_started[$i]='' # reaped: its group id may be reused, so cleanup must not kill it
   if [ "$status" = 0 ]; then
-    grep -E '^(consumer .*: ok|README snippets: )' "$work/$name.log"
+    grep -E '^(consumer .*: (ok|npx )|README snippets: )' "$work/$name.log"
   else
     failed=1
     echo "--- $name failed; its log:" >&2
