@@ -15,7 +15,7 @@ export type FlagChangeFilter = ReadonlySet<string> | null;
  * @OnFlagChange('new-checkout')
  * onCheckoutChange(event: FlagsChangeEvent) { this.logger.log(event.changes[0].kind); }
  */
-export function OnFlagChange(keys?: string | string[]): MethodDecorator {
+export function OnFlagChange(keys?: FeatureFlagKey | FeatureFlagKey[]): MethodDecorator {
   return (_target, _method, descriptor) => {
     const method = descriptor.value as object;
     const earlier = Reflect.getMetadata(ON_FLAG_CHANGE_METADATA, method) as
