@@ -27,6 +27,10 @@ export interface BenchConfig {
   /** Figure 8: windows of follower CPU, and intervals per window. */
   cpuWindows: number;
   cpuWindowIntervals: number;
+  /** Figure 9: light processes in the fleet, intervals of its counting window, changes. */
+  scaleFleet: number;
+  scaleIntervals: number;
+  scaleChanges: number;
 }
 
 export function benchConfig(argv: readonly string[]): BenchConfig {
@@ -53,6 +57,9 @@ export function benchConfig(argv: readonly string[]): BenchConfig {
     microSdkIterations: quick ? 3_000 : 30_000,
     cpuWindows: quick ? 1 : 5,
     cpuWindowIntervals: quick ? 10 : 40,
+    scaleFleet: quick ? 8 : 64,
+    scaleIntervals: quick ? 6 : 40,
+    scaleChanges: quick ? 2 : 10,
   };
 }
 

@@ -14,6 +14,7 @@ import { bytesRows, runFollowerBytes } from './follower-bytes.js';
 import { guardRows, runGuardThroughput } from './guard-throughput.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { followerCpuRows, runFollowerCpu } from './follower-cpu.js';
+import { runScaleFleet, scaleRows } from './scale-fleet.js';
 import { memoryRows, runMemory } from './memory.js';
 import { microRows, runMicro } from './micro.js';
 import { markdownTable, notes, withVerdict, type FigureRow } from './results.js';
@@ -63,13 +64,36 @@ const SECTIONS: Section[] = [
     run: async (config) => followerCpuRows(await runFollowerCpu(config)),
   },
   {
+    name: 'fleet at scale (light processes)',
+    ids: ['9', '9a', '9b'],
+    run: async (config) => scaleRows(await runScaleFleet(config)),
+  },
+  {
     name: 'micro-benchmark',
     ids: ['micro'],
     run: async (config) => microRows(await runMicro(config)),
   },
 ];
 
-const ORDER = ['1', '2', '3', '4', '5', '5a', '5b', '5c', '5d', '5e', '6', '7', '8', 'micro'];
+const ORDER = [
+  '1',
+  '2',
+  '3',
+  '4',
+  '5',
+  '5a',
+  '5b',
+  '5c',
+  '5d',
+  '5e',
+  '6',
+  '7',
+  '8',
+  '9',
+  '9a',
+  '9b',
+  'micro',
+];
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
