@@ -124,10 +124,10 @@ describe('hostile Redis: clock skew between hosts', () => {
       await sleep(100);
     }
     fake.setFault(undefined);
-    const recovered = await waitUntil(
-      async () => (await sample()).every((s) => s.health === 200),
-      { timeoutMs: 10_000, what: 'every follower healthy again' },
-    );
+    const recovered = await waitUntil(async () => (await sample()).every((s) => s.health === 200), {
+      timeoutMs: 10_000,
+      what: 'every follower healthy again',
+    });
 
     const figures = {
       wallClockOffsetsS: clockOffsets.map((ms) => Math.round((ms ?? NaN) / 1_000)),
