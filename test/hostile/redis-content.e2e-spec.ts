@@ -229,6 +229,8 @@ describe('hostile Redis: meta, notices and the lease as an attacker writes them'
   it('a 5 MiB leader id reaches neither /health nor the log, also when health fails', async () => {
     const { meta } = redisKeys();
     const marks = outputMarks();
+    const netBefore = (await redisStats(client)).netOutputBytes;
+    const readsBefore = (await redisStats(client)).calls.hmget ?? 0;
     const big = `evil:${'x'.repeat(5 * 1024 * 1024)}`;
     // The leader rewrites `l` at each verification: the attacker writes it again every 100 ms.
     const well = await watchHealth(2_000, async () => void (await client.hset(meta, 'l', big)));
@@ -240,6 +242,7 @@ describe('hostile Redis: meta, notices and the lease as an attacker writes them'
     fake.setFault(undefined);
     await allHealthy();
     const logBytes = fleet.map((w, i) => w.worker.output.length - marks[i]);
+    const after = await redisStats(client);
 
     const figures = {
       well,
@@ -247,6 +250,15 @@ describe('hostile Redis: meta, notices and the lease as an attacker writes them'
       largestHealthBodyBytes: Math.max(well.maxBytes, failing.maxBytes),
       leaderShown: leaders,
       logBytesPerProcess: logBytes,
+      // Still read before it is dropped: what a meta read costs on the wire while `l` is 5 MiB.
+      redisMiBSentPerMetaRead: Number(
+        (
+          (after.netOutputBytes - netBefore) /
+          Math.max(1, (after.calls.hmget ?? 0) - readsBefore) /
+          1024 /
+          1024
+        ).toFixed(2),
+      ),
       warnLinesPerProcess: logLinesSince(marks),
     };
     console.log(`meta l = 5 MiB: ${JSON.stringify(figures)}`);
