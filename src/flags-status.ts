@@ -95,12 +95,18 @@ export class FlagsStatusTracker {
       previousError: this.previousError,
       lastErrorAt: this.lastErrorAt,
       unsafeFlags: [...this.unsafeFlags],
-      leaderStalled:
-        this.role === 'follower' &&
-        this.leaderStalledAfterMs !== null &&
-        ageMs !== null &&
-        ageMs > this.leaderStalledAfterMs,
+      leaderStalled: this.leaderStalled(ageMs),
     };
+  }
+
+  /** A follower whose lease holder has not verified for `leaderStalledAfterMs`. */
+  leaderStalled(ageMs = this.ageMs()): boolean {
+    return (
+      this.role === 'follower' &&
+      this.leaderStalledAfterMs !== null &&
+      ageMs !== null &&
+      ageMs > this.leaderStalledAfterMs
+    );
   }
 
   /** Milliseconds since this process saw the current verification, on its monotonic clock. */
