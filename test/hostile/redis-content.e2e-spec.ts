@@ -269,7 +269,7 @@ describe('hostile Redis: meta, notices and the lease as an attacker writes them'
     for (const n of logBytes) expect(n).toBeLessThan(100_000);
   });
 
-  it('meta pointing at another hash plus a flood of notices: one full read per follower, a bounded log', async () => {
+  it('meta pointing at another hash plus a flood of notices: one full read per follower, no full fetch by the leader, a bounded log', async () => {
     const k = redisKeys();
     const marks = outputMarks();
     const before = await redisStats(client);
@@ -320,6 +320,9 @@ describe('hostile Redis: meta, notices and the lease as an attacker writes them'
     record('H11', 'Meta hash pointing at another copy, plus a notice flood', figures);
     // A rejected hash is not read again until meta announces another: once per follower here.
     expect(fullReads).toBeLessThanOrEqual(followers.length);
+    // The leader puts meta right from what it stored (the stored bytes are still its own): no
+    // full body from PostHog for a forged hash.
+    expect(full200).toBeLessThanOrEqual(1);
     expect(flood.down).toBe(0);
     expect(serving).toEqual([200, 200]);
     for (const n of logLines) expect(n).toBeLessThanOrEqual(10);

@@ -8,6 +8,7 @@ import {
   RECORD_BACKOFF,
   RECORD_QUOTA_LIMITED,
   RELEASE,
+  RESTORE_META_HASH,
   VERIFY,
 } from './lease-scripts.js';
 import { CONTENT_HASH } from './notices.js';
@@ -93,6 +94,19 @@ export class LeaseProtocol {
         'verify',
       ),
     );
+  }
+
+  /** True when meta's hash was put back to `hash` (the stored value is still `storedSha1`). */
+  async restoreMetaHash(storedSha1: string, hash: string): Promise<boolean> {
+    const restored = await this.command(
+      this.redis.runScript(
+        RESTORE_META_HASH,
+        [this.keys.lease, this.keys.definitions, this.keys.meta],
+        [this.token, storedSha1, hash],
+      ),
+      'meta restore',
+    );
+    return Number(restored) === 1;
   }
 
   async recordQuotaLimited(at: number): Promise<void> {

@@ -3,7 +3,7 @@ import { RateLimitedWarning } from '../../evaluation/rate-limited-warning.js';
 
 /** What in Redis was not taken as written. */
 export type RedisContentProblem =
-  'verifiedAt' | 'quota' | 'notice' | 'invalid copy' | 'stalled leader';
+  'verifiedAt' | 'quota' | 'notice' | 'invalid copy' | 'meta hash' | 'stalled leader';
 
 /**
  * Warnings about what Redis holds, at most one line per kind a minute: anyone who can write to

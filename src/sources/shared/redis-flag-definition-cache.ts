@@ -135,6 +135,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       backoff: backoffPolicy(this.pollingIntervalMs),
       redactor,
       logger: this.logger,
+      warnings,
     });
     this.schedule = new SharedSchedule(
       this.machine,
