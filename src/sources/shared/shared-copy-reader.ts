@@ -188,13 +188,13 @@ export class SharedCopyReader {
 
   /** A holder that renews its lease but never verifies keeps everyone else from fetching: say so. */
   private reportStalledLeader(): void {
-    const status = this.o.status.snapshot();
-    if (!status.leaderStalled) return;
+    const status = this.o.status;
+    if (!status.leaderStalled()) return;
     this.o.warnings.warn(
       'stalled leader',
       () =>
         `The definitions lease holder (last named ${status.leader ?? 'nobody'}) has not ` +
-        `verified definitions for ${Math.round((status.ageMs ?? 0) / 1_000)} s: ` +
+        `verified definitions for ${Math.round((status.ageMs() ?? 0) / 1_000)} s: ` +
         `definitions are not being refreshed`,
     );
   }
