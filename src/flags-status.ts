@@ -11,7 +11,10 @@ export interface FlagsStatus {
   fetchedAt: number | null;
   /** When PostHog last confirmed them, by a 200 or a 304 seen by any leader (epoch ms). */
   verifiedAt: number | null;
-  /** Milliseconds since `verifiedAt`. */
+  /**
+   * Milliseconds since this process saw `verifiedAt` change, on its own monotonic clock: clocks of
+   * other hosts (the leader's wrote `verifiedAt`) never move it.
+   */
   ageMs: number | null;
   redis: 'ready' | 'down' | 'none';
   /** The current lease holder's id (`host:pid:random`), when known. */
@@ -26,6 +29,11 @@ export interface FlagsStatus {
   lastErrorAt: number | null;
   /** Flags denied for everyone: a regex condition that could stall the process (ReDoS). */
   unsafeFlags: string[];
+  /**
+   * A follower whose lease holder has gone without a verification for 3 lease TTLs: the holder
+   * renews its lease but no longer confirms definitions with PostHog (nobody else may).
+   */
+  leaderStalled: boolean;
 }
 
 /** A definitions request's outcome, as counted for health and metrics. */
@@ -57,9 +65,13 @@ export class FlagsStatusTracker {
   previousError: string | null = null;
   lastErrorAt: number | null = null;
   unsafeFlags: string[] = [];
+  /** After how long without a verification a follower reports its lease holder stalled (ms). */
+  leaderStalledAfterMs: number | null = null;
   /** Flag keys of the current definitions (or seen from PostHog in remote mode): metric labels. */
   knownFlagKeys: ReadonlySet<string> = new Set();
   private currentError: string | null = null;
+  /** When (`performance.now()`) this process saw `verifiedAt` take its current value. */
+  private verifiedSeenAt: number | null = null;
   private listeners: FlagsEventListener[] = [];
 
   constructor(role: FlagsRole, redis: FlagsStatus['redis']) {
@@ -67,14 +79,15 @@ export class FlagsStatusTracker {
     this.redis = redis;
   }
 
-  snapshot(now = Date.now()): FlagsStatus {
+  snapshot(): FlagsStatus {
+    const ageMs = this.ageMs();
     return {
       ready: this.loaded,
       role: this.role,
       flagCount: this.flagCount,
       fetchedAt: this.fetchedAt,
       verifiedAt: this.verifiedAt,
-      ageMs: this.verifiedAt === null ? null : Math.max(0, now - this.verifiedAt),
+      ageMs,
       redis: this.redis,
       leader: this.leader,
       quotaLimited: this.quotaLimited,
@@ -82,7 +95,25 @@ export class FlagsStatusTracker {
       previousError: this.previousError,
       lastErrorAt: this.lastErrorAt,
       unsafeFlags: [...this.unsafeFlags],
+      leaderStalled: this.leaderStalled(ageMs),
     };
+  }
+
+  /** A follower whose lease holder has not verified for `leaderStalledAfterMs`. */
+  leaderStalled(ageMs = this.ageMs()): boolean {
+    return (
+      this.role === 'follower' &&
+      this.leaderStalledAfterMs !== null &&
+      ageMs !== null &&
+      ageMs > this.leaderStalledAfterMs
+    );
+  }
+
+  /** Milliseconds since this process saw the current verification, on its monotonic clock. */
+  ageMs(): number | null {
+    return this.verifiedSeenAt === null
+      ? null
+      : Math.max(0, Math.round(performance.now() - this.verifiedSeenAt));
   }
 
   get lastError(): string | null {
@@ -98,16 +129,21 @@ export class FlagsStatusTracker {
     this.currentError = error;
   }
 
-  /** Definitions are in memory and were confirmed by PostHog at `verifiedAt`. */
+  /**
+   * Definitions are in memory and were confirmed by PostHog at `verifiedAt` (the verifier's wall
+   * clock, shown as is). Age restarts only when that value changes: a verification is news once.
+   */
   markLoaded(flagCount: number, fetchedAt: number | null, verifiedAt: number | null): void {
     this.loaded = true;
     this.flagCount = flagCount;
     if (fetchedAt !== null) this.fetchedAt = fetchedAt;
-    if (verifiedAt !== null) this.verifiedAt = Math.max(verifiedAt, this.verifiedAt ?? 0);
+    if (verifiedAt !== null) this.markVerified(verifiedAt);
   }
 
   markVerified(at: number): void {
-    this.verifiedAt = Math.max(at, this.verifiedAt ?? 0);
+    if (at === this.verifiedAt && this.verifiedSeenAt !== null) return;
+    this.verifiedAt = at;
+    this.verifiedSeenAt = performance.now();
   }
 
   /** Subscribes to counters (metrics). Nothing is computed for events while nobody listens. */

@@ -85,6 +85,33 @@ describe('lease protocol with the real posthog-node', () => {
     await app.close();
   });
 
+  it('puts meta right without a full fetch when only meta’s hash was overwritten', async () => {
+    const app = await bootApp({ redis: redis.url, leaseTtlMs: 300 });
+    const cache: RedisFlagDefinitionCache = app.get(FLAG_DEFINITION_CACHE);
+    await sleep(300);
+    const own = await client.hget(cache.keys.meta, 'h');
+    fake.resetCounts();
+    await client.hset(cache.keys.meta, 'h', 'f'.repeat(16));
+    await sleep(500);
+    expect(await client.hget(cache.keys.meta, 'h')).toBe(own);
+    expect(fake.counts.definitions200).toBe(0);
+    await app.close();
+  });
+
+  it('refetches in full when the stored copy was replaced, whatever meta says', async () => {
+    const app = await bootApp({ redis: redis.url, leaseTtlMs: 300 });
+    const cache: RedisFlagDefinitionCache = app.get(FLAG_DEFINITION_CACHE);
+    await sleep(300);
+    const own = await client.get(cache.keys.definitions);
+    fake.resetCounts();
+    await client.set(cache.keys.definitions, `${own!.slice(0, -1)} }`);
+    await client.hset(cache.keys.meta, 'h', 'f'.repeat(16));
+    await sleep(500);
+    expect(fake.counts.definitions200).toBeGreaterThanOrEqual(1);
+    expect(await client.get(cache.keys.definitions)).not.toBe(`${own!.slice(0, -1)} }`);
+    await app.close();
+  });
+
   it('releases the lease on app shutdown', async () => {
     const app = await bootApp({ redis: redis.url, leaseTtlMs: 10_000 });
     const cache: RedisFlagDefinitionCache = app.get(FLAG_DEFINITION_CACHE);

@@ -35,6 +35,7 @@ const SAME_FIGURES = [
   { prom: 'is_leader', otel: 'posthog.flags.role', labels: {}, otelOnly: { role: 'leader' } },
   { prom: 'redis_up', otel: 'posthog.flags.redis.up', labels: {} },
   { prom: 'quota_limited', otel: 'posthog.flags.quota.limited', labels: {} },
+  { prom: 'leader_stalled', otel: 'posthog.flags.leader.stalled', labels: {} },
   { prom: 'change_propagation_seconds', otel: 'posthog.flags.change.propagation', labels: { part: 'part' }, histogram: true },
 ] as const; // prettier-ignore
 

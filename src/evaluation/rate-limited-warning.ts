@@ -9,7 +9,7 @@ export class RateLimitedWarning {
   private suppressed = 0;
 
   constructor(
-    private readonly logger: Logger,
+    private readonly logger: Pick<Logger, 'warn'>,
     private readonly intervalMs = 60_000,
   ) {}
 

@@ -110,6 +110,14 @@ export async function registerMetrics(
       this.set(status.quotaLimited ? 1 : 0);
     },
   });
+  new prom.Gauge({
+    name: named('leader_stalled'),
+    help: '1 on a follower whose lease holder renews the lease but has not verified definitions for 3 lease TTLs',
+    registers,
+    collect() {
+      this.set(status.leaderStalled() ? 1 : 0);
+    },
+  });
   const propagation = new prom.Histogram({
     name: named('change_propagation_seconds'),
     help: "Followers and readers: from the leader's fetch of new definitions to holding them here",

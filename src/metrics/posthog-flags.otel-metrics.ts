@@ -128,6 +128,14 @@ export async function registerOpenTelemetryMetrics(
       }),
       (result) => result.observe(status.quotaLimited ? 1 : 0),
     ],
+    [
+      meter.createObservableGauge('posthog.flags.leader.stalled', {
+        description:
+          '1 on a follower whose lease holder renews the lease but has not verified definitions for 3 lease TTLs',
+        unit: '1',
+      }),
+      (result) => result.observe(status.leaderStalled() ? 1 : 0),
+    ],
   ];
   for (const [gauge, callback] of gauges) gauge.addCallback(callback);
 

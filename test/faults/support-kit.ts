@@ -94,10 +94,12 @@ export async function startWorker(
   name: string,
   options: PostHogFlagsModuleOptions,
   timeoutMs = 30_000,
+  /** Extra environment of the child (e.g. a preloaded module through NODE_OPTIONS). */
+  env: Record<string, string> = {},
 ): Promise<FleetWorker> {
   if (options.secretKey) secrets.add(options.secretKey);
   const startedAt = Date.now();
-  const worker = await WorkerProcess.start(options, { timeoutMs });
+  const worker = await WorkerProcess.start(options, { timeoutMs, env });
   const entry: FleetWorker = {
     name,
     worker,

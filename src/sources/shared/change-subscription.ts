@@ -1,7 +1,8 @@
 import type { Logger } from '@nestjs/common';
 import type { FlagsRedis, FlagsRedisSubscription } from '../../redis/flags-redis.js';
 import { CoalescingRunner } from '../coalescing-runner.js';
-import { RELEASED_NOTICE } from './notices.js';
+import { isKnownNotice, RELEASED_NOTICE } from './notices.js';
+import type { RedisContentWarnings } from './redis-content-warnings.js';
 
 /** How long notices are gathered into one reload. */
 const DEBOUNCE_MS = 1;
@@ -31,6 +32,7 @@ export class ChangeSubscription {
     private readonly redis: FlagsRedis,
     private readonly channel: string,
     private readonly logger: Pick<Logger, 'warn'>,
+    private readonly warnings: RedisContentWarnings,
   ) {}
 
   start(handlers: ChangeHandlers): void {
@@ -56,6 +58,14 @@ export class ChangeSubscription {
   }
 
   private notice(message: string): void {
+    // Anyone who can publish on the channel can say anything: only what a leader says is news.
+    if (!isKnownNotice(message)) {
+      this.warnings.warn(
+        'notice',
+        () => `Ignored a message on ${this.channel} that no leader sends (${message.length} bytes)`,
+      );
+      return;
+    }
     for (const resolve of this.waiters.splice(0)) resolve();
     if (message === RELEASED_NOTICE) {
       this.handlers?.onReleased();

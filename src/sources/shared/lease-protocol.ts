@@ -8,11 +8,14 @@ import {
   RECORD_BACKOFF,
   RECORD_QUOTA_LIMITED,
   RELEASE,
+  RESTORE_META_HASH,
   VERIFY,
 } from './lease-scripts.js';
+import { CONTENT_HASH } from './notices.js';
 
-const CONTENT_HASH = /^[0-9a-f]{16}$/;
 const MAX_TOKEN_LENGTH = 256;
+/** A lease token names a host and process: printable, no control characters (it reaches logs). */
+const CONTROL_CHARACTER = /\p{Cc}/u;
 
 /** What one lease call saw. */
 export interface LeaseReply {
@@ -95,6 +98,19 @@ export class LeaseProtocol {
     );
   }
 
+  /** True when meta's hash was put back to `hash` (the stored value is still `storedSha1`). */
+  async restoreMetaHash(storedSha1: string, hash: string): Promise<boolean> {
+    const restored = await this.command(
+      this.redis.runScript(
+        RESTORE_META_HASH,
+        [this.keys.lease, this.keys.definitions, this.keys.meta],
+        [this.token, storedSha1, hash],
+      ),
+      'meta restore',
+    );
+    return Number(restored) === 1;
+  }
+
   async recordQuotaLimited(at: number): Promise<void> {
     await this.command(
       this.redis.runScript(
@@ -132,7 +148,10 @@ export class LeaseProtocol {
     return Number(released) === 1;
   }
 
-  /** The one read of an unchanged interval: four short fields, well under 200 bytes on the wire. */
+  /**
+   * The one read of an unchanged interval: four short fields, well under 200 bytes on the wire.
+   * Each field is checked for the shape a leader writes; the reader then judges the values.
+   */
   async readMeta(): Promise<SharedMeta | undefined> {
     const [hash, verifiedAt, leader, quota] = await this.command(
       this.redis.hmget(this.keys.meta, ['h', 'v', 'l', 'q']),
@@ -140,12 +159,14 @@ export class LeaseProtocol {
     );
     // Meta is outside data: a hash that is not one of ours means no usable copy.
     if (!hash || !CONTENT_HASH.test(hash)) return undefined;
-    const quotaLimitedAt = Number(quota);
     return {
       hash,
-      verifiedAt: positiveNumber(verifiedAt),
-      leader: leader && leader.length <= MAX_TOKEN_LENGTH ? leader : null,
-      quotaLimitedAt: quotaLimitedAt > 0 ? quotaLimitedAt : null,
+      verifiedAt: epochMs(verifiedAt),
+      leader:
+        leader && leader.length <= MAX_TOKEN_LENGTH && !CONTROL_CHARACTER.test(leader)
+          ? leader
+          : null,
+      quotaLimitedAt: epochMs(quota),
     };
   }
 
@@ -170,7 +191,9 @@ export class LeaseProtocol {
   }
 }
 
-function positiveNumber(value: string | null): number | null {
+/** A millisecond timestamp as the scripts write it: digits only, short (no 5 MiB of them). */
+function epochMs(value: string | null): number | null {
+  if (value === null || value.length > 16 || !/^\d+$/.test(value)) return null;
   const n = Number(value);
-  return value !== null && Number.isFinite(n) && n > 0 ? n : null;
+  return n > 0 ? n : null;
 }

@@ -66,6 +66,18 @@ redis.call('HSET', KEYS[3], 'v', ARGV[2], 'l', ARGV[1], 'q', '0', 'bn', '0', 'bu
 return 1
 `;
 
+/** KEYS: lease, definitions, meta. ARGV: token, sha1 of the value this leader stored, its hash.
+ * Meta names another copy than the one stored, yet the stored value is still byte for byte what
+ * this leader wrote (meta alone was overwritten): meta is put right, with no full fetch from
+ * PostHog. Returns 1 = restored, 0 = not (fenced off, or the stored value changed). */
+export const RESTORE_META_HASH = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local stored = redis.call('GET', KEYS[2])
+if not stored or redis.sha1hex(stored) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[3], 'h', ARGV[3])
+return 1
+`;
+
 /** KEYS: lease, meta. ARGV: token, at, channel. A 402: records the quota limit for everyone. */
 export const RECORD_QUOTA_LIMITED = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end

@@ -20,6 +20,7 @@ import { RoleMachine } from './role-machine.js';
 import type { RoleKind } from './role.js';
 import { EMPTY_DEFINITIONS, SharedCopyReader } from './shared-copy-reader.js';
 import { SharedSchedule } from './shared-schedule.js';
+import { RedisContentWarnings } from './redis-content-warnings.js';
 
 export interface RedisFlagDefinitionCacheOptions {
   /** The client for commands: an ioredis client, or the module's `FlagsRedis` view of one. Not closed by the cache. */
@@ -60,6 +61,9 @@ export interface RedisFlagDefinitionCacheOptions {
 
 /** posthog-node's default 10 s request timeout, and some. */
 const DEFAULT_COLD_LEASE_TTL_MS = 15_000;
+
+/** Lease TTLs without a verification after which a follower reports its lease holder stalled. */
+const STALLED_LEADER_LEASE_TTLS = 3;
 
 /** The client calls the cache makes: public posthog-node API only. */
 export type DefinitionsClient = Pick<PostHog, 'reloadFeatureFlags'>;
@@ -107,8 +111,11 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       options.status ?? new FlagsStatusTracker(canFetch ? 'follower' : 'reader', 'ready');
     this.generation = options.generation ?? new DefinitionsGeneration();
     this.logger = options.logger ?? new Logger('PostHogFlags');
+    // A follower reports its lease holder stalled after this long without a verification.
+    this.status.leaderStalledAfterMs = STALLED_LEADER_LEASE_TTLS * leaseTtlMs;
+    const warnings = new RedisContentWarnings(this.logger);
     if (options.subscriber !== false) {
-      this.changes = new ChangeSubscription(redis, this.keys.changedChannel, this.logger);
+      this.changes = new ChangeSubscription(redis, this.keys.changedChannel, this.logger, warnings);
     }
     const lease = new LeaseProtocol(
       redis,
@@ -124,6 +131,8 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       generation: this.generation,
       redactor,
       logger: this.logger,
+      warnings,
+      pollingIntervalMs: this.pollingIntervalMs,
       canFetch,
       coldStartWaitMs: options.coldStartWaitMs ?? leaseTtlMs,
       changes: this.changes,
@@ -139,6 +148,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       backoff: backoffPolicy(this.pollingIntervalMs),
       redactor,
       logger: this.logger,
+      warnings,
     });
     this.schedule = new SharedSchedule(
       this.machine,

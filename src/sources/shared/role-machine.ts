@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import type { FlagDefinitionCacheData } from 'posthog-node';
 import {
   describeFetchFailure,
@@ -9,6 +10,7 @@ import type { Redactor } from '../../redact.js';
 import { backoffDelayMs, callsForBackoff, type BackoffPolicy } from '../fetch-backoff.js';
 import { encodeEnvelope } from './definitions-envelope.js';
 import type { LeaseProtocol, SharedMeta } from './lease-protocol.js';
+import type { RedisContentWarnings } from './redis-content-warnings.js';
 import { newLeader, transition, type Role, type RoleKind } from './role.js';
 import type { SharedCopyReader } from './shared-copy-reader.js';
 
@@ -26,6 +28,8 @@ export interface RoleMachineOptions {
   backoff: BackoffPolicy;
   redactor: Redactor;
   logger: Pick<Logger, 'warn'>;
+  /** Rate-limited warnings about what Redis holds. */
+  warnings: RedisContentWarnings;
 }
 
 /**
@@ -34,6 +38,11 @@ export interface RoleMachineOptions {
  */
 export class RoleMachine {
   private role: Role;
+  /**
+   * The shared copy this process last stored (its hash, and the sha1 of the stored bytes). Not role
+   * state: it tells a leader whether the copy in Redis is still its own when meta says otherwise.
+   */
+  private stored?: { hash: string; sha1: string };
 
   constructor(private readonly o: RoleMachineOptions) {
     this.role = o.canFetch ? { kind: 'cold' } : { kind: 'reader' };
@@ -116,6 +125,27 @@ export class RoleMachine {
     this.to(this.role);
   }
 
+  /**
+   * A leader whose meta names another copy than its own, while the stored bytes are still what it
+   * wrote (someone overwrote meta alone): puts meta right, so the next poll needs no full body.
+   */
+  async restoreSharedHash(): Promise<void> {
+    const role = this.role;
+    const held = this.o.reader.current;
+    if (role.kind !== 'leader' || !held || role.sharedHash === held.hash) return;
+    if (!this.stored || this.stored.hash !== held.hash) return;
+    try {
+      if (!(await this.o.lease.restoreMetaHash(this.stored.sha1, held.hash))) return;
+      if (this.role.kind === 'leader') this.to({ ...this.role, sharedHash: held.hash });
+      this.o.warnings.warn(
+        'meta hash',
+        () => "Redis: meta named another copy than the stored one: meta's hash put back",
+      );
+    } catch (error) {
+      this.o.reader.noteRedisError(error);
+    }
+  }
+
   /** posthog-node may drop `If-None-Match` so PostHog answers 200 and the shared copy is rewritten. */
   wantsFullBody(): boolean {
     const role = this.role;
@@ -140,11 +170,16 @@ export class RoleMachine {
     this.o.status.lastError = null;
     if (this.role.kind !== 'leader') return;
     try {
-      if ((await this.o.lease.writeDefinitions(serialized, hash, now)) === 0) {
+      const written = await this.o.lease.writeDefinitions(serialized, hash, now);
+      if (written === 0) {
         this.becomeFollower();
         this.o.logger.warn('Lost the definitions lease before writing: the write was fenced off');
         return;
       }
+      // 2: the value was stored now; 1: the stored value is an earlier write of the same content.
+      if (written === 2)
+        this.stored = { hash, sha1: createHash('sha1').update(serialized).digest('hex') };
+      else if (this.stored?.hash !== hash) this.stored = undefined;
       if (this.role.kind === 'leader') this.to({ ...this.role, sharedHash: hash });
       this.o.status.leader = this.o.instanceId;
     } catch (error) {

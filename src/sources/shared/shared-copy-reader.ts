@@ -7,6 +7,8 @@ import type { Redactor } from '../../redact.js';
 import type { ChangeSubscription } from './change-subscription.js';
 import { decodeEnvelope } from './definitions-envelope.js';
 import type { LeaseProtocol, SharedMeta } from './lease-protocol.js';
+import { MetaScreen } from './meta-screen.js';
+import type { RedisContentWarnings } from './redis-content-warnings.js';
 
 export const EMPTY_DEFINITIONS: FlagDefinitionCacheData = Object.freeze({
   flags: [],
@@ -16,6 +18,8 @@ export const EMPTY_DEFINITIONS: FlagDefinitionCacheData = Object.freeze({
 }) as FlagDefinitionCacheData;
 
 const QUOTA_LIMITED_HASH = 'quota-limited';
+/** How far two hosts' view of one interval may disagree (scheduling, network), on top of an interval. */
+const SMALL_SKEW_MS = 2_000;
 /** Far above any real project's definitions (8,000 flags take about 6 MB). */
 const MAX_DEFINITIONS_BYTES = 64 * 1024 * 1024;
 
@@ -28,6 +32,10 @@ export interface SharedCopyReaderOptions {
   generation: DefinitionsGeneration;
   redactor: Redactor;
   logger: Pick<Logger, 'warn'>;
+  /** Rate-limited warnings about what Redis holds. */
+  warnings: RedisContentWarnings;
+  /** This process's interval: how late it may see a verification. */
+  pollingIntervalMs: number;
   /** False for a reader: it never gets the empty placeholder (it cannot fetch anyway). */
   canFetch: boolean;
   /** The longest a follower on a cold cache waits for the leader's first copy. */
@@ -45,13 +53,20 @@ export class SharedCopyReader {
   private coldWaitDone = false;
   /** A shared copy found invalid: not read again until meta announces another hash. */
   private rejectedHash?: string;
+  private readonly screen: MetaScreen;
 
-  constructor(private readonly o: SharedCopyReaderOptions) {}
+  constructor(private readonly o: SharedCopyReaderOptions) {
+    this.screen = new MetaScreen({
+      aheadToleranceMs: o.pollingIntervalMs + SMALL_SKEW_MS,
+      onDistrust: (kind, message) => o.warnings.warn(kind, () => `Redis: ${message}`),
+    });
+  }
 
-  /** Meta, or 'failed' when Redis did not answer (recorded in status). */
+  /** Meta as a leader could have written it, or 'failed' when Redis did not answer (recorded in status). */
   async peekMeta(): Promise<SharedMeta | undefined | 'failed'> {
     try {
-      return await this.o.lease.readMeta();
+      const meta = await this.o.lease.readMeta();
+      return meta && this.screen.screen(meta);
     } catch (error) {
       this.noteRedisError(error);
       return 'failed';
@@ -68,6 +83,7 @@ export class SharedCopyReader {
   /** Meta confirms what this process holds: the leader verified it again. */
   noteUnchanged(meta: SharedMeta): void {
     this.o.status.leader = meta.leader;
+    this.reportStalledLeader();
     if (meta.quotaLimitedAt !== null || !this.current) return;
     this.o.status.emit('followerRead', 'unchanged');
     this.o.status.markLoaded(this.current.data.flags.length, null, meta.verifiedAt);
@@ -173,10 +189,24 @@ export class SharedCopyReader {
     this.rejectedHash = meta.hash;
     this.o.status.emit('followerRead', 'invalid');
     this.o.status.lastError = `ignored the definitions in Redis: ${reason}`;
-    this.o.logger.warn(
-      `Ignored the definitions in Redis (${this.o.lease.keys.definitions}): ${reason}`,
+    this.o.warnings.warn(
+      'invalid copy',
+      () => `Ignored the definitions in Redis (${this.o.lease.keys.definitions}): ${reason}`,
     );
     return undefined;
+  }
+
+  /** A holder that renews its lease but never verifies keeps everyone else from fetching: say so. */
+  private reportStalledLeader(): void {
+    const status = this.o.status;
+    if (!status.leaderStalled()) return;
+    this.o.warnings.warn(
+      'stalled leader',
+      () =>
+        `The definitions lease holder (last named ${status.leader ?? 'nobody'}) has not ` +
+        `verified definitions for ${Math.round((status.ageMs() ?? 0) / 1_000)} s: ` +
+        `definitions are not being refreshed`,
+    );
   }
 
   /**

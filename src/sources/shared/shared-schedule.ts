@@ -77,6 +77,7 @@ export class SharedSchedule {
     }
     const decision = await this.machine.decide();
     if (decision === 'fetch') {
+      await this.machine.restoreSharedHash();
       await this.load(client, 'fetch');
       this.machine.noteUnusableBody();
     } else if (decision === 'read') {
