@@ -9,7 +9,25 @@ import { TABLE_HEADER, type FigureRow } from './bench/results.js';
 const ROOT = process.cwd();
 const RUN = join(ROOT, '.build/test/bench/run.js');
 const RESULTS = join(ROOT, 'bench-results-quick.json');
-const FIGURES = ['1', '2', '3', '4', '5', '5a', '5b', '5c', '5d', '5e', '6', '7', '8', '9', '9a', '9b', 'micro'];
+const FIGURES = [
+  '1',
+  '2',
+  '3',
+  '4',
+  '5',
+  '5a',
+  '5b',
+  '5c',
+  '5d',
+  '5e',
+  '6',
+  '7',
+  '8',
+  '9',
+  '9a',
+  '9b',
+  'micro',
+];
 const RUN_TIMEOUT_MS = 100_000;
 
 interface Run {
