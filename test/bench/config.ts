@@ -31,6 +31,8 @@ export interface BenchConfig {
   scaleFleet: number;
   scaleIntervals: number;
   scaleChanges: number;
+  /** Figure 6a: cold-fleet repeats per variant. */
+  coldRepeats: number;
 }
 
 export function benchConfig(argv: readonly string[]): BenchConfig {
@@ -60,6 +62,7 @@ export function benchConfig(argv: readonly string[]): BenchConfig {
     scaleFleet: quick ? 8 : 64,
     scaleIntervals: quick ? 6 : 40,
     scaleChanges: quick ? 2 : 10,
+    coldRepeats: quick ? 1 : 5,
   };
 }
 

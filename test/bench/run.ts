@@ -15,6 +15,7 @@ import { guardRows, runGuardThroughput } from './guard-throughput.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { followerCpuRows, runFollowerCpu } from './follower-cpu.js';
 import { runScaleFleet, scaleRows } from './scale-fleet.js';
+import { coldReadinessRows, runColdReadiness } from './cold-readiness.js';
 import { memoryRows, runMemory } from './memory.js';
 import { microRows, runMicro } from './micro.js';
 import { markdownTable, notes, withVerdict, type FigureRow } from './results.js';
@@ -64,6 +65,11 @@ const SECTIONS: Section[] = [
     run: async (config) => followerCpuRows(await runFollowerCpu(config)),
   },
   {
+    name: 'cold-fleet readiness against posthog-node alone',
+    ids: ['6a'],
+    run: async (config) => coldReadinessRows(await runColdReadiness(config)),
+  },
+  {
     name: 'fleet at scale (light processes)',
     ids: ['9', '9a', '9b'],
     run: async (config) => scaleRows(await runScaleFleet(config)),
@@ -87,6 +93,7 @@ const ORDER = [
   '5d',
   '5e',
   '6',
+  '6a',
   '7',
   '8',
   '9',
