@@ -1,4 +1,5 @@
 import type { Provider } from '@nestjs/common';
+import { FlagChangeFeed } from './changes/flag-change-feed.js';
 import { DefinitionsGeneration } from './definitions-generation.js';
 import { FlagEvaluator } from './evaluation/flag-evaluator.js';
 import { FeatureFlagGuard } from './feature-flag.guard.js';
@@ -56,6 +57,7 @@ export const postHogFlagsProviders: Provider[] = [
   },
   PostHogFlagsLifecycle,
   FlagEvaluator,
+  FlagChangeFeed,
   FeatureFlagsService,
   FeatureFlagGate,
   FeatureFlagGuard,

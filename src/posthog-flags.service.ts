@@ -1,4 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import type { Observable } from 'rxjs';
+import type { FlagsChangeEvent } from './changes/flag-change.js';
+import { FlagChangeFeed } from './changes/flag-change-feed.js';
 import type { FlagEvaluationContext } from './evaluation/evaluation-context.js';
 import type { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
 import { FlagEvaluator } from './evaluation/flag-evaluator.js';
@@ -16,6 +19,7 @@ export class FeatureFlagsService {
   constructor(
     private readonly evaluator: FlagEvaluator,
     private readonly tracker: FlagsStatusTracker,
+    private readonly feed: FlagChangeFeed,
   ) {}
 
   /** True when the flag is on (any variant) for this user. Unknown flags are off. */
@@ -51,6 +55,17 @@ export class FeatureFlagsService {
   /** Every flag for this user, evaluated once. */
   evaluate(distinctId: string, context?: FlagEvaluationContext): Promise<FeatureFlagsSnapshot> {
     return this.evaluator.evaluate(distinctId, context);
+  }
+
+  /**
+   * The flags added, removed or changed each time this process's definitions change (any mode),
+   * once the new definitions are in effect. The first load is not a change.
+   *
+   * @example
+   * flags.changes().subscribe(({ keys }) => logger.log(`flags changed: ${keys.join(', ')}`));
+   */
+  changes(): Observable<FlagsChangeEvent> {
+    return this.feed.changes;
   }
 
   /** The state of this process's definitions: role, age, Redis, last error. Never a secret. */
