@@ -40,7 +40,7 @@ export interface PostHogFlagsProviderOptions {
 interface Bound {
   evaluator: FlagEvaluator;
   runtime: FlagsRuntime;
-  changes?: ChangeFeed;
+  changes: ChangeFeed;
 }
 
 /**
@@ -97,7 +97,7 @@ export class PostHogFlagsProvider implements Provider {
    */
   async initialize(): Promise<void> {
     const { runtime, changes } = await this.attached;
-    this.unsubscribe = changes?.((flagsChanged) => {
+    this.unsubscribe = changes((flagsChanged) => {
       this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged });
     });
     const interval = this.options.healthCheckIntervalMs ?? 1_000;
