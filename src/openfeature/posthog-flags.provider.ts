@@ -97,6 +97,7 @@ export class PostHogFlagsProvider implements Provider {
    */
   async initialize(): Promise<void> {
     const { runtime, changes } = await this.attached;
+    this.closed = false;
     this.unsubscribe = changes((flagsChanged) => {
       this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged });
     });
