@@ -97,6 +97,8 @@ export class PostHogFlagsProvider implements Provider {
    */
   async initialize(): Promise<void> {
     const { runtime, changes } = await this.attached;
+    // Initialized again (re-registered after a close): one timer and one subscription, still.
+    this.stopWatching();
     this.closed = false;
     this.unsubscribe = changes((flagsChanged) => {
       this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged });
@@ -120,8 +122,7 @@ export class PostHogFlagsProvider implements Provider {
 
   async onClose(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
-    this.unsubscribe?.();
+    this.stopWatching();
   }
 
   async resolveBooleanEvaluation(
@@ -226,5 +227,11 @@ export class PostHogFlagsProvider implements Provider {
     if (!next || next.event === this.lastHealth) return;
     this.lastHealth = next.event;
     this.events.emit(next.event, next.message === undefined ? {} : { message: next.message });
+  }
+
+  private stopWatching(): void {
+    clearInterval(this.timer);
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
   }
 }
