@@ -29,6 +29,7 @@ export { FeatureFlagGate } from './gate/feature-flag-gate.js';
 export { FlagValue, Flags, type FlagValueOptions } from './flag-value.decorator.js';
 export { FeatureFlagsService } from './posthog-flags.service.js';
 export type { FlagDefinitionChange, FlagsChangeEvent } from './changes/flag-change.js';
+export { OnFlagChange } from './changes/on-flag-change.decorator.js';
 export { FeatureFlagsSnapshot } from './evaluation/feature-flags-snapshot.js';
 export type { FlagEvaluationContext, FeatureFlagValue } from './evaluation/evaluation-context.js';
 export type { FlagsStatus, FlagsRole, FetchOutcome } from './flags-status.js';

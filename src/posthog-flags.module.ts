@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ConfigurableModuleClass } from './posthog-flags.module-definition.js';
 import { postHogFlagsExports, postHogFlagsProviders } from './posthog-flags.providers.js';
@@ -10,7 +11,7 @@ import { postHogFlagsExports, postHogFlagsProviders } from './posthog-flags.prov
  * PostHogFlagsModule.forRoot({ projectApiKey: 'phc_…', secretKey: process.env.POSTHOG_SECRET_KEY, redis: process.env.REDIS_URL })
  */
 @Module({
-  imports: [TerminusModule],
+  imports: [TerminusModule, DiscoveryModule],
   providers: postHogFlagsProviders,
   exports: postHogFlagsExports,
 })

@@ -1,5 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import { FlagChangeFeed } from './changes/flag-change-feed.js';
+import { FlagChangeListeners } from './changes/flag-change-listeners.js';
 import { DefinitionsGeneration } from './definitions-generation.js';
 import { FlagEvaluator } from './evaluation/flag-evaluator.js';
 import { FeatureFlagGuard } from './feature-flag.guard.js';
@@ -58,6 +59,7 @@ export const postHogFlagsProviders: Provider[] = [
   PostHogFlagsLifecycle,
   FlagEvaluator,
   FlagChangeFeed,
+  FlagChangeListeners,
   FeatureFlagsService,
   FeatureFlagGate,
   FeatureFlagGuard,

@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import type {
   FlagDefinitions,
@@ -49,7 +50,7 @@ export class PostHogFlagsTestingModule {
     return {
       module: PostHogFlagsTestingModule,
       global: true,
-      imports: [TerminusModule],
+      imports: [TerminusModule, DiscoveryModule],
       providers: [
         { provide: POSTHOG_FLAGS_MODULE_OPTIONS, useValue: moduleOptions },
         ...postHogFlagsProviders,

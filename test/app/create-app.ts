@@ -1,5 +1,10 @@
 import 'reflect-metadata';
-import type { INestApplication, NestApplicationOptions } from '@nestjs/common';
+import {
+  Module,
+  type INestApplication,
+  type NestApplicationOptions,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -13,12 +18,22 @@ export async function createApp(
   flags: PostHogFlagsModuleOptions,
   adapter: HttpAdapterName = 'express',
   appOptions?: NestApplicationOptions,
+  /** Test-only modules next to the app (e.g. a probe of what listeners saw). */
+  extraModules: Type[] = [],
 ): Promise<INestApplication> {
   const httpAdapter = adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter();
-  const app = await NestFactory.create(AppModule.register(flags), httpAdapter, {
-    logger: ['error', 'warn', 'log'],
-    ...appOptions,
-  });
+  const root = AppModule.register(flags);
+  const app = await NestFactory.create(
+    extraModules.length ? { module: AppWithExtras, imports: [root, ...extraModules] } : root,
+    httpAdapter,
+    {
+      logger: ['error', 'warn', 'log'],
+      ...appOptions,
+    },
+  );
   app.enableShutdownHooks();
   return app;
 }
+
+@Module({})
+class AppWithExtras {}

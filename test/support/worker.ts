@@ -1,17 +1,20 @@
 /**
  * A child process running the example app with the module, for multi-process tests.
  * Config: WORKER_OPTIONS (JSON module options), WORKER_ADAPTER (express|fastify), and
- * FLAGS_REDIS_CLIENT (test/support/redis-client-kind.ts: which client the app hands the module).
+ * FLAGS_REDIS_CLIENT (test/support/redis-client-kind.ts: which client the app hands the module), and
+ * WORKER_CHANGE_PROBE=1 (adds test/support/change-probe.module.ts: `GET /change-probe`).
  * Tells the parent `{ type: 'ready', port }` over IPC; `{ type: 'shutdown' }` closes the app;
  * `{ type: 'cpu' }` is answered with the process's `process.cpuUsage()`.
  */
 import { createApp, type HttpAdapterName } from '../app/create-app.js';
+import { ChangeProbeModule } from './change-probe.module.js';
 import { withAppRedisClient } from './redis-client-kind.js';
 
 async function main(): Promise<void> {
   const redis = await withAppRedisClient(JSON.parse(process.env.WORKER_OPTIONS ?? '{}'));
   const adapter = (process.env.WORKER_ADAPTER ?? 'express') as HttpAdapterName;
-  const app = await createApp(redis.options, adapter);
+  const extras = process.env.WORKER_CHANGE_PROBE === '1' ? [ChangeProbeModule] : [];
+  const app = await createApp(redis.options, adapter, undefined, extras);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();
   process.send?.({ type: 'ready', port: address.port });
