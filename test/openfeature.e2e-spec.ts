@@ -260,4 +260,33 @@ describe('OpenFeature provider (nestjs-posthog-flags/openfeature), plain @openfe
     // Never a flapping stream: one event per change of state.
     expect(seen.map((s) => s.event)).toEqual([ProviderEvents.Error, ProviderEvents.Ready]);
   });
+  it('fails initialization (ERROR) when no definitions arrive within startupTimeoutMs, then turns READY when they do', async () => {
+    fake.setDefinitions(consistencyDefinitions);
+    fake.setFault({ kind: 'status', status: 503 });
+    try {
+      const app = await startModule({ ...base(), startupTimeoutMs: 300 });
+      apps.push(app);
+      const provider = new PostHogFlagsProvider(app, { healthCheckIntervalMs: 50 });
+      const failed = await OpenFeature.setProviderAndWait('late', provider).then(
+        () => undefined,
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
+      expect(failed).toMatch(/^No flag definitions after 300 ms: PostHog answered a server error/);
+      const client = OpenFeature.getClient('late');
+      expect(client.providerStatus).toBe(ProviderStatus.ERROR);
+      expect(
+        await client.getBooleanDetails('simple-flag', true, { targetingKey: 'u' }),
+      ).toMatchObject({ value: true, reason: 'ERROR' });
+      const ready = new Promise<void>((resolve) =>
+        client.addHandler(ProviderEvents.Ready, () => resolve()),
+      );
+      fake.setFault(undefined);
+      await ready;
+      expect(client.providerStatus).toBe(ProviderStatus.READY);
+      const details = await client.getBooleanDetails('simple-flag', true, { targetingKey: 'u' });
+      expect(details.errorCode).toBeUndefined();
+    } finally {
+      fake.setFault(undefined);
+    }
+  });
 });
