@@ -252,13 +252,14 @@ describe('OpenFeature provider (nestjs-posthog-flags/openfeature), plain @openfe
     expect(quota?.message).toContain('402');
     expect(quota?.message).not.toContain(fake.secretKey);
     expect(client.providerStatus).toBe(ProviderStatus.ERROR);
-    // New definitions end it: a standalone process keeps reading 304s to the old ETag as over
-    // quota (reported apart, not this provider's to judge).
+    // The quota returns with the definitions unchanged: PostHog would answer 304 to the old ETag.
     fake.setFault(undefined);
-    fake.setDefinitions({ flags: [...consistencyDefinitions.flags, booleanFlag('after-quota')] });
     expect(await waitFor(ProviderEvents.Ready, 5_000)).toMatchObject({ health: 'up' });
     // Never a flapping stream: one event per change of state.
     expect(seen.map((s) => s.event)).toEqual([ProviderEvents.Error, ProviderEvents.Ready]);
+    // Every flag is back, not only health (posthog-node dropped them on the 402).
+    const back = await client.getBooleanDetails('simple-flag', false, { targetingKey: 'x' });
+    expect(back.errorCode).toBeUndefined();
   });
   it('fails initialization (ERROR) when no definitions arrive within startupTimeoutMs, then turns READY when they do', async () => {
     fake.setDefinitions(consistencyDefinitions);
