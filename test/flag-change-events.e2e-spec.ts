@@ -41,14 +41,15 @@ describe('@OnFlagChange in 4 real processes sharing one Redis', () => {
   const probes = () =>
     Promise.all(workers.map(async (w) => (await w.get('/change-probe')).body as ProbeRecord));
 
+  /** The latest record each worker sent over IPC: waiting does not load the workers. */
+  let pushed: ProbeRecord[] = [];
   async function waitFor(done: (records: ProbeRecord[]) => boolean, what: string) {
     const deadline = Date.now() + 5_000;
-    for (;;) {
-      const records = await probes();
-      if (done(records)) return records;
+    while (!done(pushed)) {
       if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-      await sleep(20);
+      await sleep(5);
     }
+    return pushed;
   }
 
   beforeAll(async () => {
@@ -59,6 +60,12 @@ describe('@OnFlagChange in 4 real processes sharing one Redis', () => {
       [0, 1, 2, 3].map((i) =>
         WorkerProcess.start(options(i === 3), { env: { WORKER_CHANGE_PROBE: '1' } }),
       ),
+    );
+    pushed = workers.map(() => ({ checkout: [], unrelated: [], throwingCalls: 0 }));
+    workers.forEach((worker, i) =>
+      worker.child.on('message', (message: { type?: string; record?: ProbeRecord }) => {
+        if (message?.type === 'change-probe') pushed[i] = message.record!;
+      }),
     );
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {

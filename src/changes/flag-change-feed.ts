@@ -3,7 +3,7 @@ import type { FlagDefinitionCacheData } from 'posthog-node';
 import { Observable, Subject } from 'rxjs';
 import { DefinitionsGeneration } from '../definitions-generation.js';
 import type { FlagsChangeEvent } from './flag-change.js';
-import { diffFlags, indexFlags, type IndexedFlags } from './flag-definitions-diff.js';
+import { diffFlags, indexFlags } from './flag-definitions-diff.js';
 
 /**
  * Turns each set of definitions this process adopts (whatever the mode) into a per-flag diff
@@ -13,8 +13,8 @@ import { diffFlags, indexFlags, type IndexedFlags } from './flag-definitions-dif
 export class FlagChangeFeed implements OnApplicationShutdown {
   private readonly subject = new Subject<FlagsChangeEvent>();
   private subscribers = 0;
-  /** The definitions the next diff starts from; indexed only while someone listens. */
-  private baseline?: { data: FlagDefinitionCacheData; index?: IndexedFlags };
+  /** The definitions the next diff starts from. */
+  private baseline?: FlagDefinitionCacheData;
 
   /** Every change this process adopts, after the SDK evaluates with it. */
   readonly changes: Observable<FlagsChangeEvent> = new Observable((subscriber) => {
@@ -38,13 +38,10 @@ export class FlagChangeFeed implements OnApplicationShutdown {
 
   private adopt(data: FlagDefinitionCacheData, at: Date): void {
     const before = this.baseline;
-    if (this.subscribers === 0 || !before) {
-      this.baseline = { data };
-      return;
-    }
-    const index = indexFlags(data.flags);
-    this.baseline = { data, index };
-    const changes = diffFlags(before.index ?? indexFlags(before.data.flags), index);
+    this.baseline = data;
+    // Nobody listens: no diff (8,000 flags take tens of ms to compare).
+    if (this.subscribers === 0 || !before) return;
+    const changes = diffFlags(indexFlags(before.flags), indexFlags(data.flags));
     if (changes.length === 0) return;
     this.subject.next({ keys: changes.map((change) => change.key), changes, at });
   }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { Injectable, type INestApplication, type LoggerService } from '@nestjs/common';
+import { Controller, Injectable, type INestApplication, type LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { FlagDefinitions } from '../posthog-flags-options.interface.js';
 import { PostHogFlagsModule } from '../posthog-flags.module.js';
@@ -53,6 +53,17 @@ class CheckoutWatcher {
   }
 }
 
+/** Controllers are scanned too. */
+@Controller('pricing')
+class PricingController {
+  readonly calls: FlagsChangeEvent[] = [];
+
+  @OnFlagChange('y')
+  yChanged(event: FlagsChangeEvent) {
+    this.calls.push(event);
+  }
+}
+
 class Warnings implements LoggerService {
   readonly lines: string[] = [];
   log() {}
@@ -80,6 +91,7 @@ describe('flag change events in one process', () => {
     const moduleRef = await Test.createTestingModule({
       imports: imports as never[],
       providers: [CheckoutWatcher],
+      controllers: [PricingController],
     }).compile();
     app = moduleRef.createNestApplication({ logger: warnings });
     await app.init();
@@ -144,6 +156,7 @@ describe('flag change events in one process', () => {
     expect(seen[1].changes[1].previous).toBeUndefined();
     expect(watcher.onX).toHaveLength(1);
     expect(watcher.onXOrY).toHaveLength(2);
+    expect(app!.get(PricingController).calls).toEqual([seen[1]]);
 
     // The broken listeners failed again within the minute: still two lines, not four.
     await testing.setFlags({ unrelated: true, x: false, z: 'variant-a' });

@@ -1,44 +1,48 @@
 import type { PostHogFeatureFlag } from 'posthog-node';
 import type { FlagDefinitionChange } from './flag-change.js';
 
-/** Flags by key, each with a serialization that does not depend on the order of its fields. */
-export type IndexedFlags = Map<string, { flag: PostHogFeatureFlag; text: string }>;
+/** Flags by key. */
+export type IndexedFlags = Map<string, PostHogFeatureFlag>;
 
 export function indexFlags(flags: readonly PostHogFeatureFlag[]): IndexedFlags {
   const index: IndexedFlags = new Map();
-  for (const flag of flags) index.set(flag.key, { flag, text: stableJson(flag) });
+  for (const flag of flags) index.set(flag.key, flag);
   return index;
 }
 
 /** The flags added, removed or changed from `before` to `after`, sorted by key. */
 export function diffFlags(before: IndexedFlags, after: IndexedFlags): FlagDefinitionChange[] {
   const changes: FlagDefinitionChange[] = [];
-  for (const [key, now] of after) {
-    const then = before.get(key);
-    if (!then) changes.push({ key, kind: 'added', previous: undefined, current: now.flag });
-    else if (then.text !== now.text) {
-      changes.push({ key, kind: 'changed', previous: then.flag, current: now.flag });
-    }
+  for (const [key, current] of after) {
+    const previous = before.get(key);
+    if (!previous) changes.push({ key, kind: 'added', previous: undefined, current });
+    else if (!sameJson(previous, current))
+      changes.push({ key, kind: 'changed', previous, current });
   }
-  for (const [key, then] of before) {
-    if (!after.has(key)) {
-      changes.push({ key, kind: 'removed', previous: then.flag, current: undefined });
-    }
+  for (const [key, previous] of before) {
+    if (!after.has(key)) changes.push({ key, kind: 'removed', previous, current: undefined });
   }
   return changes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /**
- * JSON with object keys sorted: the same definition serializes the same whichever process (or
- * PostHog response) produced it, so only a real edit counts as a change.
+ * Whether two JSON values serialize the same up to the order of object fields: the same
+ * definition compares equal whichever process or response produced it. A walk, not a
+ * serialization: no copy of 8,000 definitions is made to compare them.
  */
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) => {
-    if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(inner).sort()) {
-      sorted[key] = (inner as Record<string, unknown>)[key];
-    }
-    return sorted;
-  });
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => sameJson(item, b[i]));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  // JSON leaves out undefined fields: `{ x: undefined }` is `{}`.
+  const keys = Object.keys(left).filter((key) => left[key] !== undefined);
+  let rightCount = 0;
+  for (const key in right) if (Object.hasOwn(right, key) && right[key] !== undefined) rightCount++;
+  if (keys.length !== rightCount) return false;
+  return keys.every((key) => Object.hasOwn(right, key) && sameJson(left[key], right[key]));
 }

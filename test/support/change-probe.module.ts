@@ -1,7 +1,9 @@
 /**
  * What a multi-process test watches of `@OnFlagChange` in a worker: every call of a listener on
  * `new-checkout` (with the time it ran and what the flag evaluates to inside it), of a listener on
- * an unrelated flag, and of a listener that always throws. `GET /change-probe` returns them.
+ * an unrelated flag, and of a listener that always throws. `GET /change-probe` returns them, and
+ * each call is also sent to the parent over IPC (`{ type: 'change-probe', record }`): a test
+ * waiting for a change need not poll the very processes whose latency it measures.
  */
 import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
@@ -45,11 +47,17 @@ export class ChangeProbe {
     const call: ProbeCall = { event, firedAt };
     this.record.checkout.push(call);
     call.checkoutEnabled = await this.flags.isEnabled('new-checkout', 'user-1');
+    this.report();
   }
 
   @OnFlagChange('express-shipping')
   shippingChanged(event: FlagsChangeEvent): void {
     this.record.unrelated.push({ event, firedAt: Date.now() });
+    this.report();
+  }
+
+  private report(): void {
+    process.send?.({ type: 'change-probe', record: this.record });
   }
 }
 
