@@ -8,28 +8,15 @@ import {
   type PostHogFlagsModuleOptions,
 } from '../src/index.js';
 import { createApp } from './app/create-app.js';
-import { FakePostHog, booleanFlag, multivariateFlag } from './support/fake-posthog.js';
+import {
+  CONSISTENCY_IDS,
+  consistencyDefinitions,
+  posthogNodeResults,
+} from './support/consistency-definitions.js';
+import { FakePostHog, booleanFlag } from './support/fake-posthog.js';
 import { sharedTestRedis } from './support/redis-server.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The flag shapes of PostHog's cross-SDK consistency tests: a 45% rollout and a 55% multivariate. */
-const consistencyDefinitions = {
-  flags: [
-    booleanFlag('simple-flag', { rolloutPercentage: 45 }),
-    multivariateFlag(
-      'multivariate-flag',
-      [
-        { key: 'first-variant', rolloutPercentage: 50 },
-        { key: 'second-variant', rolloutPercentage: 20 },
-        { key: 'third-variant', rolloutPercentage: 20 },
-        { key: 'fourth-variant', rolloutPercentage: 5 },
-        { key: 'fifth-variant', rolloutPercentage: 5 },
-      ],
-      { rolloutPercentage: 55 },
-    ),
-  ],
-};
 
 async function startApp(options: PostHogFlagsModuleOptions): Promise<INestApplication> {
   const app = await createApp(options, 'express', { logger: false });
@@ -59,21 +46,9 @@ describe('evaluation', () => {
   it('equals posthog-node’s own results for 1 000 ids, cold and memoized', async () => {
     const app = await startApp(base());
     const flags = app.get(FeatureFlagsService);
-    const reference = new PostHog(fake.projectApiKey, {
-      host: fake.url,
-      secretKey: fake.secretKey,
-      featureFlagsPollingInterval: 60_000,
-    });
     try {
-      expect(await reference.waitForLocalEvaluationReady(5_000)).toBe(true);
-      const ids = Array.from({ length: 1_000 }, (_, i) => `distinct_id_${i}`);
-      const expected = await Promise.all(
-        ids.map(async (id) => {
-          const evaluation = await reference.evaluateFlags(id, { onlyEvaluateLocally: true });
-          const read = (key: string) => evaluation.getFlag(key, { sendFeatureFlagEvents: false });
-          return [read('simple-flag'), read('multivariate-flag')];
-        }),
-      );
+      const ids = CONSISTENCY_IDS;
+      const expected = await posthogNodeResults(fake, ids);
       for (const pass of ['cold', 'memoized']) {
         const actual = await Promise.all(
           ids.map(async (id) => [
@@ -87,7 +62,6 @@ describe('evaluation', () => {
       expect(enabled).toBeGreaterThan(400); // a 45% rollout over 1 000 ids
       expect(enabled).toBeLessThan(500);
     } finally {
-      await reference.shutdown();
       await app.close();
     }
   });

@@ -3,6 +3,7 @@ import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/term
 import { FlagsStatusTracker } from '../flags-status.js';
 import type { ResolvedPostHogFlagsOptions } from '../posthog-flags-options.resolve.js';
 import { RESOLVED_OPTIONS } from '../posthog-flags.internal-constants.js';
+import { assessDefinitions } from './definitions-health.js';
 
 export interface PostHogFlagsHealthOptions {
   /** Down when definitions were last verified longer ago than this. Default: the module's `maxAgeMs`. */
@@ -31,11 +32,8 @@ export class PostHogFlagsHealthIndicator {
     const indicator = this.health.check(key);
     const status = this.status.snapshot();
     const maxAgeMs = options.maxAgeMs ?? this.options.maxAgeMs;
-    // Remote mode has no definitions to age: it is healthy while /flags calls succeed.
-    const fresh = status.role === 'remote' || (status.ageMs !== null && status.ageMs <= maxAgeMs);
     const details = { ...status, maxAgeMs };
-    // Over quota every flag reads off, whatever the age of the last verification: not healthy.
-    const healthy = status.ready && fresh && !status.quotaLimited;
+    const healthy = assessDefinitions(status, maxAgeMs) === 'fresh';
     return healthy ? indicator.up(details) : indicator.down(details);
   }
 }

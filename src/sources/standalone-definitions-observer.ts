@@ -83,6 +83,14 @@ export class StandaloneDefinitionsObserver implements FlagDefinitionCacheProvide
     this.status.lastError = null;
   }
 
+  /**
+   * After a 402 posthog-node holds no flags, yet keeps its ETag: PostHog would answer 304 once the
+   * quota returns and every flag would stay off. Ask for the full body while over quota.
+   */
+  beforeDefinitionsRequest(headers: Record<string, string>): void {
+    if (this.status.quotaLimited) delete headers['If-None-Match'];
+  }
+
   onDefinitionsResponse(outcome: FetchOutcome): void {
     this.status.emit('fetch', outcome);
     if (outcome === 304) {

@@ -203,6 +203,13 @@ consumer() {
     fail "$name: a deep import of dist/index.js succeeded (exports map does not hide internals)"
   fi
   grep -q ERR_PACKAGE_PATH_NOT_EXPORTED deep.err || fail "$name: deep import failed oddly: $(cat deep.err)"
+  # The OpenFeature subpath loads where @openfeature/server-sdk is installed (the root never needs it).
+  if [ -d node_modules/@openfeature/server-sdk ]; then
+    local load="import('nestjs-posthog-flags/openfeature')"
+    [ "$name" != consumer-nest11-cjs ] || load="Promise.resolve(require('nestjs-posthog-flags/openfeature'))"
+    node -e "$load.then((m) => process.exit(typeof m.PostHogFlagsProvider === 'function' ? 0 : 1))" ||
+      fail "$name: nestjs-posthog-flags/openfeature does not load"
+  fi
   if [ "$name" = consumer-nest11-cjs ]; then
     # Proves this consumer really goes through require(esm), not a transpiled import().
     grep -q 'require("nestjs-posthog-flags")' dist/app.module.js || fail "$name: output is not CommonJS"

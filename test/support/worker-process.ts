@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PostHogFlagsModuleOptions } from '../../src/index.js';
 
-const WORKER_ENTRY = join(process.cwd(), '.build/test/support/worker.js');
+const BUILD = join(process.cwd(), '.build/test/support');
+const WORKER_ENTRY = join(BUILD, 'worker.js');
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -16,6 +17,8 @@ export interface WorkerStartOptions {
   timeoutMs?: number;
   /** Extra environment variables (e.g. NODE_EXTRA_CA_CERTS). */
   env?: Record<string, string>;
+  /** Another entry of test/support to run (e.g. `openfeature-worker.js`). Default: the example app. */
+  entry?: string;
 }
 
 /** A real child process running the example app with the module (compiled, from `.build`). */
@@ -35,14 +38,13 @@ export class WorkerProcess {
 
   static async start(
     options: PostHogFlagsModuleOptions,
-    { adapter = 'express', timeoutMs = 15_000, env = {} }: WorkerStartOptions = {},
+    { adapter = 'express', timeoutMs = 15_000, env = {}, entry }: WorkerStartOptions = {},
   ): Promise<WorkerProcess> {
-    if (!existsSync(WORKER_ENTRY)) {
-      throw new Error(
-        `${WORKER_ENTRY} is missing: run \`npm run build:test\` first (npm test does)`,
-      );
+    const script = entry ? join(BUILD, entry) : WORKER_ENTRY;
+    if (!existsSync(script)) {
+      throw new Error(`${script} is missing: run \`npm run build:test\` first (npm test does)`);
     }
-    const child = fork(WORKER_ENTRY, [], {
+    const child = fork(script, [], {
       env: {
         ...process.env,
         ...env,
