@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { decodeEnvelope } from '../../src/sources/shared/definitions-envelope.js';
 import {
   FakePostHog,
   booleanFlag,
@@ -15,6 +14,7 @@ import {
   type FlagDefinitionsPayload,
 } from '../support/fake-posthog.js';
 import { RedisServer } from '../support/redis-server.js';
+import { readStoredDefinitions } from '../support/stored-definitions.js';
 import {
   LoadLoop,
   checkoutDefinitions,
@@ -192,7 +192,7 @@ describe('fault injection: what PostHog sends', () => {
         const replacedMs = Date.now() - faultAt;
         await sleep(100);
         const changes = await sampler.stop();
-        const stored = decodeEnvelope((await client.get(k().definitions))!);
+        const stored = (await readStoredDefinitions(client, k().definitions))!;
         const statuses = await statusesOf(fleet);
         record(`11-${kind}`, `200 with ${kind}`, {
           badAnswers: badAnswers.value.length,

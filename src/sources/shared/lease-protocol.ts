@@ -66,13 +66,13 @@ export class LeaseProtocol {
   }
 
   /** 0 = fenced off (not our lease), 1 = written, 2 = written and changed (announced). */
-  async writeDefinitions(serialized: string, hash: string, at: number): Promise<number> {
+  async writeDefinitions(stored: Buffer, hash: string, at: number): Promise<number> {
     return Number(
       await this.command(
         this.redis.runScript(
           FENCED_WRITE,
           [this.keys.lease, this.keys.definitions, this.keys.meta],
-          [this.token, serialized, hash, at, at, this.keys.changedChannel],
+          [this.token, stored, hash, at, at, this.keys.changedChannel],
         ),
         'definitions write',
       ),
@@ -151,8 +151,9 @@ export class LeaseProtocol {
     return this.command(this.redis.strlen(this.keys.definitions), 'definitions size');
   }
 
-  readDefinitions(): Promise<string | null> {
-    return this.command(this.redis.get(this.keys.definitions), 'definitions read');
+  /** Bytes as stored: the compressed copy is binary. */
+  readDefinitions(): Promise<Buffer | null> {
+    return this.command(this.redis.getBuffer(this.keys.definitions), 'definitions read');
   }
 
   async definitionsExist(): Promise<boolean> {

@@ -1,11 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { brotliCompressSync, constants } from 'node:zlib';
 import { Redis } from 'ioredis';
 import type { FlagDefinitionCacheData } from 'posthog-node';
 import { sharedTestRedis } from '../../../test/support/redis-server.js';
+import { readStoredDefinitions } from '../../../test/support/stored-definitions.js';
 import { sleep } from '../../bounded.js';
 import { cacheKeys } from './cache-keys.js';
-import { encodeEnvelope } from './definitions-envelope.js';
+import { contentHash, encodeEnvelope } from './definitions-envelope.js';
 import {
   RedisFlagDefinitionCache,
   type RedisFlagDefinitionCacheOptions,
@@ -144,8 +146,8 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
 
       await stale.onFlagDefinitionsReceived(definitions('old'));
 
-      const stored = JSON.parse((await redis.get(fresh.keys.definitions))!);
-      expect(stored.data.flags.map((f: { key: string }) => f.key)).toEqual(['new']);
+      const stored = (await readStoredDefinitions(redis, fresh.keys.definitions))!;
+      expect(stored.data.flags.map((f) => f.key)).toEqual(['new']);
       expect(await redis.hgetall(fresh.keys.meta)).toEqual(metaBefore);
       expect(stale.status.role).toBe('follower');
     });
@@ -214,7 +216,7 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       ],
       [
         'a hash not matching meta',
-        () => encodeEnvelope(definitions('x'), 1).serialized,
+        () => encodeEnvelope(definitions('x'), 1).stored,
         'ffffffffffffffff',
       ],
     ])('ignores and reports stored definitions with %s', async (_name, stored, metaHash) => {
@@ -222,7 +224,7 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
       const good = encodeEnvelope(definitions('good'), Date.now());
       const follower = cache(scope);
-      await redis.set(keys.definitions, good.serialized);
+      await redis.set(keys.definitions, good.stored);
       await redis.hset(keys.meta, { h: good.hash, f: Date.now(), v: Date.now(), l: 'someone' });
       expect((await follower.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(['good']);
 
@@ -232,6 +234,74 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       expect(await follower.getFlagDefinitions()).toBeUndefined();
       expect(follower.status.lastError).toMatch(/ignored the definitions in Redis/);
       expect(follower.currentHash).toBe(good.hash); // the SDK keeps its last good copy
+    });
+  });
+
+  describe('envelope versions', () => {
+    /** Planted as a leader would write it, announced in meta; what the follower then holds. */
+    async function followerReading(stored: string | Buffer, hash: string) {
+      const scope = project();
+      const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
+      await redis.set(keys.definitions, stored);
+      await redis.hset(keys.meta, { h: hash, f: Date.now(), v: Date.now(), l: 'someone' });
+      const follower = cache(scope);
+      const read = await follower.getFlagDefinitions();
+      return { follower, keys: read?.flags.map((f) => f.key) };
+    }
+
+    it('writes a compressed copy, far smaller than its JSON, that a follower reads', async () => {
+      const scope = project();
+      const leader = cache(scope);
+      const follower = cache(scope);
+      const keys = Array.from({ length: 500 }, (_, i) => `flag-${i}`);
+      await leader.shouldFetchFlagDefinitions();
+      await leader.onFlagDefinitionsReceived(definitions(...keys));
+      const storedBytes = await redis.strlen(leader.keys.definitions);
+      expect(storedBytes * 5).toBeLessThan(JSON.stringify(definitions(...keys)).length);
+      expect((await redis.getrange(leader.keys.definitions, 0, 6)).toString()).toBe('{"v":2,');
+      expect((await follower.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(keys);
+    });
+
+    it('reads a version 1 copy (plain JSON, as the previous release writes it)', async () => {
+      const json = JSON.stringify(definitions('from-v1'));
+      const hash = contentHash(json);
+      const v1 = `{"v":1,"hash":"${hash}","fetchedAt":${Date.now()},"data":${json}}`;
+      const { follower, keys } = await followerReading(v1, hash);
+      expect(keys).toEqual(['from-v1']);
+      expect(follower.status.lastError).toBeNull();
+    });
+
+    it('rejects a compressed copy whose stored bytes do not match its hash', async () => {
+      const good = encodeEnvelope(definitions('good'), Date.now());
+      const tampered = Buffer.from(good.stored);
+      tampered[tampered.length - 1] ^= 0xff;
+      const { follower, keys } = await followerReading(tampered, good.hash);
+      expect(keys).toBeUndefined();
+      expect(follower.status.lastError).toMatch(/do not match their content hash/);
+    });
+
+    it('rejects a small compressed copy that would inflate past the size cap, without inflating it', async () => {
+      const bomb = brotliCompressSync(Buffer.alloc(65 * 1024 * 1024, 0x20), {
+        params: { [constants.BROTLI_PARAM_QUALITY]: 1 },
+      });
+      const hash = contentHash(bomb);
+      const header = `{"v":2,"hash":"${hash}","fetchedAt":${Date.now()},"codec":"br"}\n`;
+      const stored = Buffer.concat([Buffer.from(header), bomb]);
+      expect(stored.length).toBeLessThan(100_000);
+      const { follower, keys } = await followerReading(stored, hash);
+      expect(keys).toBeUndefined();
+      expect(follower.status.lastError).toMatch(/inflate past 67108864 bytes/);
+    });
+
+    it('rejects a copy of a later, unknown version (and keeps what it holds)', async () => {
+      const good = encodeEnvelope(definitions('good'), Date.now());
+      const later = Buffer.from(
+        good.stored.toString('latin1').replace('{"v":2,', '{"v":3,'),
+        'latin1',
+      );
+      const { follower, keys } = await followerReading(later, good.hash);
+      expect(keys).toBeUndefined();
+      expect(follower.status.lastError).toMatch(/unknown header or schema version/);
     });
   });
 
@@ -249,7 +319,7 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
     expect(await follower.getFlagDefinitions()).toBeUndefined();
     expect(reads).toEqual(['invalid']); // the second read stopped at meta
     const good = encodeEnvelope(definitions('fixed'), Date.now());
-    await redis.set(keys.definitions, good.serialized);
+    await redis.set(keys.definitions, good.stored);
     await redis.hset(keys.meta, 'h', good.hash);
     expect((await follower.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(['fixed']);
   });
@@ -259,7 +329,7 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
     const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
     const good = encodeEnvelope(definitions('good'), Date.now());
     const follower = cache(scope);
-    await redis.set(keys.definitions, good.serialized);
+    await redis.set(keys.definitions, good.stored);
     await redis.hset(keys.meta, { h: 'x'.repeat(5_000), v: Date.now(), l: 'someone' });
     expect(await follower.getFlagDefinitions()).toBeUndefined();
     await redis.hset(keys.meta, { h: good.hash, l: 'y'.repeat(5_000) });

@@ -16,7 +16,11 @@ export const EMPTY_DEFINITIONS: FlagDefinitionCacheData = Object.freeze({
 }) as FlagDefinitionCacheData;
 
 const QUOTA_LIMITED_HASH = 'quota-limited';
-/** Far above any real project's definitions (8,000 flags take about 6 MB). */
+/**
+ * Far above any real project's definitions (8,000 flags take about 6 MB of JSON). Caps both the
+ * stored bytes (STRLEN, before the GET: a version 1 copy is plain JSON) and what a compressed copy
+ * may inflate to, so a small key cannot become a huge allocation in every follower.
+ */
 const MAX_DEFINITIONS_BYTES = 64 * 1024 * 1024;
 
 export interface SharedCopyReaderOptions {
@@ -128,7 +132,7 @@ export class SharedCopyReader {
 
   private async readFullCopy(meta: SharedMeta): Promise<FlagDefinitionCacheData | undefined> {
     if (meta.hash === this.rejectedHash) return undefined;
-    let raw: string | null;
+    let raw: Buffer | null;
     try {
       // Sized before it is read: a copy no leader would write is not pulled over the network.
       const size = await this.o.lease.definitionsSize();
@@ -145,7 +149,7 @@ export class SharedCopyReader {
     }
     if (raw === null) return this.absentCopy();
     try {
-      const envelope = decodeEnvelope(raw, meta.hash);
+      const envelope = await decodeEnvelope(raw, meta.hash, MAX_DEFINITIONS_BYTES);
       const isChange = this.current !== undefined; // the first load is no fan-out
       this.current = { hash: envelope.hash, data: envelope.data };
       this.o.generation.changed(envelope.data);
