@@ -135,7 +135,7 @@ describe(`Redis Cluster (3 masters, client: ${kind})`, () => {
       expect(await fresh.shouldFetchFlagDefinitions()).toBe(true);
       await fresh.onFlagDefinitionsReceived(data('new'));
       await stale.onFlagDefinitionsReceived(data('old'));
-      const stored = (await readStoredDefinitions(client, fresh.keys.definitions))!;
+      const stored = (await readStoredDefinitions(client, fresh.keys))!;
       expect(stored.data.flags[0].key).toBe('new');
       expect(stale.status.lastError).toBeNull();
       expect(fresh.status.lastError).toBeNull();

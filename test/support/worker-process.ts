@@ -16,6 +16,8 @@ export interface WorkerStartOptions {
   timeoutMs?: number;
   /** Extra environment variables (e.g. NODE_EXTRA_CA_CERTS). */
   env?: Record<string, string>;
+  /** Another build of the worker (e.g. the previous release's, test/support/previous-release.ts). */
+  entry?: string;
 }
 
 /** A real child process running the example app with the module (compiled, from `.build`). */
@@ -35,14 +37,17 @@ export class WorkerProcess {
 
   static async start(
     options: PostHogFlagsModuleOptions,
-    { adapter = 'express', timeoutMs = 15_000, env = {} }: WorkerStartOptions = {},
+    {
+      adapter = 'express',
+      timeoutMs = 15_000,
+      env = {},
+      entry = WORKER_ENTRY,
+    }: WorkerStartOptions = {},
   ): Promise<WorkerProcess> {
-    if (!existsSync(WORKER_ENTRY)) {
-      throw new Error(
-        `${WORKER_ENTRY} is missing: run \`npm run build:test\` first (npm test does)`,
-      );
+    if (!existsSync(entry)) {
+      throw new Error(`${entry} is missing: run \`npm run build:test\` first (npm test does)`);
     }
-    const child = fork(WORKER_ENTRY, [], {
+    const child = fork(entry, [], {
       env: {
         ...process.env,
         ...env,

@@ -14,6 +14,9 @@ import {
 const CONTENT_HASH = /^[0-9a-f]{16}$/;
 const MAX_TOKEN_LENGTH = 256;
 
+/** The two shared copies: plain JSON (envelope version 1) and compressed (version 2). */
+export type SharedCopyKind = 'json' | 'compressed';
+
 /** What one lease call saw. */
 export interface LeaseReply {
   /** 2 = acquired a free lease, 1 = renewed our own, 0 = another process holds it. */
@@ -66,13 +69,18 @@ export class LeaseProtocol {
   }
 
   /** 0 = fenced off (not our lease), 1 = written, 2 = written and changed (announced). */
-  async writeDefinitions(stored: Buffer, hash: string, at: number): Promise<number> {
+  async writeDefinitions(
+    copies: { json: string; compressed: Buffer },
+    hash: string,
+    at: number,
+  ): Promise<number> {
+    const { lease, definitions, meta, definitionsCompressed } = this.keys;
     return Number(
       await this.command(
         this.redis.runScript(
           FENCED_WRITE,
-          [this.keys.lease, this.keys.definitions, this.keys.meta],
-          [this.token, stored, hash, at, at, this.keys.changedChannel],
+          [lease, definitions, meta, definitionsCompressed],
+          [this.token, copies.json, hash, at, at, this.keys.changedChannel, copies.compressed],
         ),
         'definitions write',
       ),
@@ -147,13 +155,17 @@ export class LeaseProtocol {
     };
   }
 
-  definitionsSize(): Promise<number> {
-    return this.command(this.redis.strlen(this.keys.definitions), 'definitions size');
+  definitionsSize(copy: SharedCopyKind): Promise<number> {
+    return this.command(this.redis.strlen(this.copyKey(copy)), 'definitions size');
   }
 
   /** Bytes as stored: the compressed copy is binary. */
-  readDefinitions(): Promise<Buffer | null> {
-    return this.command(this.redis.getBuffer(this.keys.definitions), 'definitions read');
+  readDefinitions(copy: SharedCopyKind): Promise<Buffer | null> {
+    return this.command(this.redis.getBuffer(this.copyKey(copy)), 'definitions read');
+  }
+
+  private copyKey(copy: SharedCopyKind): string {
+    return copy === 'compressed' ? this.keys.definitionsCompressed : this.keys.definitions;
   }
 
   async definitionsExist(): Promise<boolean> {

@@ -34,15 +34,22 @@ end
 return { state, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], 'h') or '', redis.call('PTTL', KEYS[1]), backoffRemaining }
 `;
 
-/** KEYS: lease, definitions, meta. ARGV: token, envelope, hash, fetchedAt, verifiedAt, channel.
- * Writes only while the lease is ours. Returns 0 = fenced off, 1 = written (same content),
- * 2 = written and changed (published). */
+/** KEYS: lease, definitions (JSON), meta, definitions (compressed). ARGV: token, JSON envelope,
+ * hash, fetchedAt, verifiedAt, channel, compressed envelope. Writes only while the lease is ours.
+ * Returns 0 = fenced off, 1 = written (same content), 2 = written and changed (published).
+ * Both copies carry the same content hash, which meta announces: processes of the previous release
+ * read the JSON copy, this release the compressed one. Meta field z says which hash the compressed
+ * copy holds; a leader of the previous release writes the JSON copy and meta only, so a compressed
+ * copy left behind is rewritten with the next write, even of unchanged content. */
 export const FENCED_WRITE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local changed = redis.call('HGET', KEYS[3], 'h') ~= ARGV[3] or redis.call('EXISTS', KEYS[2]) == 0
 local quota = redis.call('HGET', KEYS[3], 'q')
 if changed then redis.call('SET', KEYS[2], ARGV[2]) end
-redis.call('HSET', KEYS[3], 'h', ARGV[3], 'f', ARGV[4], 'v', ARGV[5], 'l', ARGV[1], 'q', '0', 'bn', '0', 'bu', '0')
+if changed or redis.call('HGET', KEYS[3], 'z') ~= ARGV[3] or redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('SET', KEYS[4], ARGV[7])
+end
+redis.call('HSET', KEYS[3], 'h', ARGV[3], 'z', ARGV[3], 'f', ARGV[4], 'v', ARGV[5], 'l', ARGV[1], 'q', '0', 'bn', '0', 'bu', '0')
 -- New content, or the end of a quota limit: followers reload now.
 if changed or (quota and quota ~= '0') then
   redis.call('PUBLISH', ARGV[6], ARGV[3])

@@ -127,7 +127,7 @@ export class RoleMachine {
     if (role.kind === 'leader') this.to({ ...role, failures: 0, awaitingBody: false });
     if (role.kind === 'standalone') this.to({ kind: 'standalone', failures: 0, retryAt: 0 });
     const now = Date.now();
-    const { hash, stored } = encodeEnvelope(data, now);
+    const { hash, json, compressed } = encodeEnvelope(data, now);
     // posthog-node already swapped its definitions (also while leaving: the app still serves), so
     // the evaluator's screens must see them; memoized results stay valid if nothing changed.
     this.o.reader.adopt(hash, data);
@@ -137,7 +137,7 @@ export class RoleMachine {
     this.o.status.lastError = null;
     if (this.role.kind !== 'leader') return;
     try {
-      if ((await this.o.lease.writeDefinitions(stored, hash, now)) === 0) {
+      if ((await this.o.lease.writeDefinitions({ json, compressed }, hash, now)) === 0) {
         this.becomeFollower();
         this.o.logger.warn('Lost the definitions lease before writing: the write was fenced off');
         return;
