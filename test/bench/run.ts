@@ -11,6 +11,8 @@ import { benchConfig, type BenchConfig } from './config.js';
 import { runFleetBench } from './fleet-bench.js';
 import { fleetRows } from './fleet-rows.js';
 import { bytesRows, runFollowerBytes } from './follower-bytes.js';
+import { codecRows, runCodecs } from './codec.js';
+import { fanOutRows, runFanOut, type FanOutResult } from './fan-out.js';
 import { guardRows, runGuardThroughput } from './guard-throughput.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { memoryRows, runMemory } from './memory.js';
@@ -47,6 +49,25 @@ const SECTIONS: Section[] = [
       ]),
   },
   {
+    name: 'change fan-out, previous release vs this one',
+    ids: ['8'],
+    run: async (config) => {
+      const results: FanOutResult[] = [];
+      for (const flags of [500, 8_000]) {
+        for (const release of ['previous', 'this'] as const) {
+          log(`fan-out: ${flags} flags, ${release} release`);
+          results.push(await runFanOut(release, flags, config));
+        }
+      }
+      return fanOutRows(results);
+    },
+  },
+  {
+    name: 'shared-copy codec',
+    ids: ['codec'],
+    run: (config) => Promise.resolve(codecRows(runCodecs(config))),
+  },
+  {
     name: 'guard throughput',
     ids: ['5', '5a', '5b', '5c'],
     run: async (config) => guardRows(await runGuardThroughput(config)),
@@ -63,7 +84,7 @@ const SECTIONS: Section[] = [
   },
 ];
 
-const ORDER = ['1', '2', '3', '4', '5', '5a', '5b', '5c', '6', '7', 'micro'];
+const ORDER = ['1', '2', '3', '4', '5', '5a', '5b', '5c', '6', '7', '8', 'codec', 'micro'];
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
