@@ -5,6 +5,7 @@ import type { BenchConfig } from './config.js';
 import { GATE_FLAG, PROJECT_API_KEY, SECRET_KEY } from './config.js';
 import { CountingProxy } from './counting-proxy.js';
 import { variedFlags } from './flag-sets.js';
+import { RedisTrafficMeter, trafficDelta } from './redis-traffic.js';
 import { startMember, waitReady, type FleetMember } from './fleet.js';
 import { sleep, statusOf, until } from './http-probe.js';
 import { fmt, fmtBytes, percentile, round, type FigureRow } from './results.js';
@@ -21,6 +22,16 @@ export interface FanOutResult {
   bytesPerFollower: number;
   /** Per change: ms from the leader's download of the change until every follower served it. */
   spreadMs: number[];
+  /** With nothing changing, per poll interval, the whole fleet (leader + followers). */
+  steady: {
+    intervals: number;
+    commands: number;
+    /** Calls per interval of each command. */
+    byCommand: Record<string, number>;
+    bytesIn: number;
+    bytesOut: number;
+    fetches: number;
+  };
 }
 
 const PROBE_USER = 'bench-user';
@@ -36,17 +47,18 @@ function definitions(flags: number, on: boolean) {
  * Figure 8: one definitions change reaching every follower. A leader connects to Redis directly;
  * the followers through a byte-counting proxy, so what they pull out of Redis is measured
  * exactly. The change is timed from the leader's download (the fake's first 200 with it) until
- * every follower's gated route answers with the new value.
+ * every follower's gated route answers with the new value. One fleet per release goes through
+ * every size in `flagCounts` (the first change to a new size is not measured).
  */
 export async function runFanOut(
   release: Release,
-  flags: number,
+  flagCounts: readonly number[],
   config: BenchConfig,
-): Promise<FanOutResult> {
+): Promise<FanOutResult[]> {
   const fake = await FakePostHog.start({
     projectApiKey: PROJECT_API_KEY,
     secretKey: SECRET_KEY,
-    definitions: definitions(flags, false),
+    definitions: definitions(flagCounts[0], false),
   });
   const redis = await RedisServer.start();
   const proxy = await CountingProxy.start(redis.port);
@@ -78,14 +90,13 @@ export async function runFanOut(
     );
     members.push(...followers);
     await Promise.all(followers.map((f) => waitReady(f, 30_000)));
-    const spreadMs: number[] = [];
-    let bytes = 0;
+    const results: FanOutResult[] = [];
     let on = false;
-    for (let i = 0; i < config.fanOutChanges; i++) {
+    /** Flips the gate (in a set of `flags`): resolves ms from the leader's download until every follower served it. */
+    const change = async (flags: number): Promise<number> => {
       await sleep(2 * config.intervalMs);
       on = !on;
       const served = fake.counts.definitions200;
-      proxy.reset();
       const deadline = performance.now() + 20 * config.intervalMs + 10_000;
       fake.setDefinitions(definitions(flags, on));
       await until(() => fake.counts.definitions200 > served, deadline);
@@ -100,23 +111,70 @@ export async function runFanOut(
           return ok ? performance.now() - fetchedAt : Number.NaN;
         }),
       );
-      spreadMs.push(Math.max(...seen));
-      bytes += proxy.toClient;
+      return Math.max(...seen);
+    };
+    for (const [index, flags] of flagCounts.entries()) {
+      if (index > 0) await change(flags); // to the new size: not measured
+      const spreadMs: number[] = [];
+      let bytes = 0;
+      for (let i = 0; i < config.fanOutChanges; i++) {
+        proxy.reset();
+        spreadMs.push(await change(flags));
+        bytes += proxy.toClient;
+      }
+      const steady = await steadyWindow(redis.url, fake, config);
+      results.push({
+        release,
+        flags,
+        followers: followers.length,
+        changes: config.fanOutChanges,
+        bytesPerFollower: bytes / config.fanOutChanges / followers.length,
+        spreadMs,
+        steady,
+      });
     }
     if ((await leader.role()) !== 'leader') throw new Error('the leader changed during the run');
-    return {
-      release,
-      flags,
-      followers: followers.length,
-      changes: config.fanOutChanges,
-      bytesPerFollower: bytes / config.fanOutChanges / followers.length,
-      spreadMs,
-    };
+    return results;
   } finally {
     await Promise.all(members.map((m) => m.kill()));
     await proxy.close();
     await fake.close();
     await redis.stop();
+  }
+}
+
+/** Redis's own counters over unchanged intervals: the constants of the README's capacity model. */
+async function steadyWindow(
+  redisUrl: string,
+  fake: FakePostHog,
+  config: BenchConfig,
+): Promise<FanOutResult['steady']> {
+  await sleep(2 * config.intervalMs);
+  const meter = await RedisTrafficMeter.open(redisUrl);
+  try {
+    const before = await meter.read();
+    const fetchesBefore = fake.counts.definitions;
+    const started = performance.now();
+    await sleep(config.bytesIntervals * config.intervalMs);
+    const after = await meter.read();
+    const intervals = (performance.now() - started) / config.intervalMs;
+    const delta = trafficDelta(before, after);
+    const byCommand = Object.fromEntries(
+      Object.keys(after.calls)
+        .filter((name) => name !== 'info' && delta.calls(name) > 0)
+        .map((name) => [name, round(delta.calls(name) / intervals, 2)]),
+    );
+    const commands = Object.values(byCommand).reduce((sum, n) => sum + n, 0);
+    return {
+      intervals: round(intervals, 1),
+      commands: round(commands, 2),
+      byCommand,
+      bytesIn: round(delta.netIn / intervals, 0),
+      bytesOut: round(delta.netOut / intervals, 0),
+      fetches: round((fake.counts.definitions - fetchesBefore) / intervals, 2),
+    };
+  } finally {
+    meter.close();
   }
 }
 
@@ -137,6 +195,25 @@ export function fanOutRows(results: readonly FanOutResult[]): FigureRow[] {
     note: "followers through a byte-counting TCP proxy (leader direct): every byte Redis sent them from the change until all served it, ÷ followers ÷ changes; time from the fake's first 200 with the change until each follower's gated route flipped",
     details: { ...r },
   }));
+  for (const r of results.filter((result) => result.release === 'this')) {
+    const pods = r.followers + 1;
+    const s = r.steady;
+    // What clients send (scripts count once); commandstats also counts the calls inside scripts.
+    const requests = ['evalsha', 'eval', 'hmget', 'strlen'].reduce(
+      (sum, name) => sum + (s.byCommand[name] ?? 0),
+      0,
+    );
+    rows.push({
+      id: '8',
+      title: `steady state, ${r.flags} flags, 1 leader + ${r.followers} followers: Redis requests and bytes per poll interval, PostHog requests`,
+      subject: LABEL[r.release],
+      value: round(requests, 2),
+      unit: 'requests/interval',
+      display: `${fmt(requests, 2)} requests per interval for ${pods} processes (${fmt(s.commands, 1)} commands counting those inside scripts), ${fmtBytes(s.bytesIn + s.bytesOut)} per interval (in ${fmtBytes(s.bytesIn)} + out ${fmtBytes(s.bytesOut)}); ${fmt(s.fetches, 2)} PostHog requests per interval (${s.intervals} intervals)`,
+      note: 'INFO commandstats and total_net_input/output_bytes deltas (the meter’s own INFO excluded) over unchanged intervals, whole fleet; requests = EVALSHA + EVAL + HMGET + STRLEN calls',
+      details: { ...s, pods, requests },
+    });
+  }
   for (const flags of new Set(results.map((r) => r.flags))) {
     const before = results.find((r) => r.flags === flags && r.release === 'previous');
     const after = results.find((r) => r.flags === flags && r.release === 'this');
