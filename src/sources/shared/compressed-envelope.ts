@@ -4,11 +4,12 @@ import { promisify } from 'node:util';
 const decompress = promisify(brotliDecompress);
 
 /**
- * Brotli at quality 5, chosen by measurement (`npm run bench`, row "codec"; on this project's
- * generated definitions): 8,000 flags (3.6 MB of JSON) store in ~29 KB and decode in ~2 ms, where
- * gzip -6 stores ~97 KB and decodes in ~6 ms; 500 flags ~3 KB vs ~7 KB. Every follower pays the
- * decode and the bytes on each change, the leader pays the encode once (~10 ms at 8,000 flags).
- * Higher qualities gain under 5 % in size for 4× (q9) to 200× (q11) the encode time.
+ * Brotli at quality 5, chosen by measurement (`npm run bench`, figure "codec", 2026-12-01, on
+ * 2 busy cores). 8,000 flags with varied keys and values (3.6 MB of JSON): 210 KB, where gzip -6
+ * stores 323 KB and brotli q4 248 KB; decode 2–10 ms vs gzip's ~15 ms. 500 varied flags: 17.8 KB
+ * vs 20.7 KB (gzip). The repetitive generator compresses far more (8,000 flags: 33 KB vs 95 KB).
+ * Every follower pays the bytes and the decode on each change; the leader pays the encode once
+ * (~50 ms at 8,000 flags). Quality 9 gains ~5 % for 3–5× the encode time; 11 takes seconds.
  */
 export const BROTLI_QUALITY = 5;
 
