@@ -117,8 +117,8 @@ describe(`previous-release processes beside this release's (client: ${redisClien
       await everyoneServes(true);
 
       // The old leader is replaced: this release leads. Same content, same hash: nothing is
-      // announced, nobody re-reads. The new leader's SDK has no ETag yet, so it downloads once (as
-      // in any handover) and writes the compressed copy beside the JSON one.
+      // announced, nobody re-reads. The new leader downloads once (its SDK has no ETag yet, and
+      // the compressed copy is missing) and writes the compressed copy beside the JSON one.
       const hashBefore = await client.hget(keys.meta, 'h');
       const fullBefore = fake.counts.definitions200;
       await stop(oldLeader);

@@ -13,7 +13,9 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 /** KEYS: lease, definitions, meta. ARGV: token, ttlMs. Returns [state, definitionsExist, metaHash,
  * leasePttl, backoffRemainingMs]: state 2 = acquired a free lease, 1 = renewed our own, 0 = another
  * process holds it (and leasePttl is how long its lease still runs, in ms). backoffRemainingMs: how
- * long the fleet must still leave PostHog alone (0 = not backed off). */
+ * long the fleet must still leave PostHog alone (0 = not backed off). metaHash is '' while the
+ * compressed copy does not hold meta's content (a previous-release leader wrote the JSON copy
+ * alone): a leader of this release is then out of step and rewrites both copies once. */
 export const ACQUIRE_OR_RENEW = `
 ${REDIS_NOW_MS}
 local backoffUntil = tonumber(redis.call('HGET', KEYS[3], 'bu') or '0') or 0
@@ -31,7 +33,9 @@ elseif not holder then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   state = 2
 end
-return { state, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], 'h') or '', redis.call('PTTL', KEYS[1]), backoffRemaining }
+local metaHash = redis.call('HGET', KEYS[3], 'h') or ''
+if redis.call('HGET', KEYS[3], 'z') ~= metaHash then metaHash = '' end
+return { state, redis.call('EXISTS', KEYS[2]), metaHash, redis.call('PTTL', KEYS[1]), backoffRemaining }
 `;
 
 /** KEYS: lease, definitions (JSON), meta, definitions (compressed). ARGV: token, JSON envelope,

@@ -292,6 +292,36 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       expect(follower.status.lastError).toBeNull();
     });
 
+    it('takes over a copy a previous-release leader wrote (JSON only) by rewriting both copies once', async () => {
+      const scope = project();
+      const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
+      const first = cache(scope);
+      await first.shouldFetchFlagDefinitions();
+      await first.onFlagDefinitionsReceived(definitions('a'));
+      // The previous release leads next and writes new content: the JSON copy and meta only.
+      const older = encodeEnvelope(definitions('b'), Date.now());
+      await redis.set(keys.definitions, older.json);
+      await redis.hset(keys.meta, 'h', older.hash);
+      const next = cache(scope);
+      expect((await next.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(['b']);
+
+      await sleep(400); // the first leader's lease lapses; `next` leads
+      expect(await next.shouldFetchFlagDefinitions()).toBe(true);
+      const headers = () => ({ 'If-None-Match': '"etag"' });
+      const request = headers();
+      next.beforeDefinitionsRequest(request);
+      expect(request).toEqual({}); // out of step: a full answer, so both copies are rewritten
+      await next.onFlagDefinitionsReceived(definitions('b'));
+      expect(await redis.hget(keys.meta, 'z')).toBe(older.hash);
+      expect((await readStoredDefinitions(redis, keys))?.data.flags.map((f) => f.key)).toEqual([
+        'b',
+      ]);
+      expect(await next.shouldFetchFlagDefinitions()).toBe(true);
+      const again = headers();
+      next.beforeDefinitionsRequest(again);
+      expect(again).toEqual(headers()); // in step: 304s from here on
+    });
+
     it('rejects a compressed copy whose stored bytes do not match its hash', async () => {
       const good = encodeEnvelope(definitions('good'), Date.now());
       const tampered = Buffer.from(good.compressed);
