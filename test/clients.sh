@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KINDS=${CLIENT_KINDS:-"ioredis5 ioredis6-resp2 ioredis6-resp3 node-redis5 node-redis6"}
-SPECS=${CLIENT_SPECS:-"test/multi-process.e2e-spec.ts test/topologies.e2e-spec.ts test/faults/redis-outage.e2e-spec.ts test/faults/leader-failover.e2e-spec.ts"}
+SPECS=${CLIENT_SPECS:-"test/multi-process.e2e-spec.ts test/mixed-fleet.e2e-spec.ts test/topologies.e2e-spec.ts test/faults/redis-outage.e2e-spec.ts test/faults/leader-failover.e2e-spec.ts"}
 [ -n "${SKIP_BUILD:-}" ] || npm run build:test --silent
 failed=()
 for kind in $KINDS; do

@@ -66,6 +66,17 @@ describe.each(KINDS)('FlagsRedis over %s', (kind) => {
     expect(await redis.runScript(SCRIPT, ['s', 'h'], [41])).toEqual([42, 'hello', 1]);
   });
 
+  it('writes bytes through a script and reads them back unchanged (the compressed copy is binary)', async () => {
+    const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 151) % 256)); // not UTF-8
+    const set = `redis.call('SET', KEYS[1], ARGV[1]) return 1 -- ${kind}`;
+    expect(await redis.runScript(set, ['bin'], [bytes])).toBe(1);
+    expect(await redis.getBuffer('bin')).toEqual(bytes);
+    expect(await admin.getBuffer('bin')).toEqual(bytes); // as Redis holds them
+    expect(await redis.strlen('bin')).toBe(bytes.length);
+    expect(await redis.getBuffer('missing')).toBeNull();
+    expect(await redis.get('s')).toBe('hello'); // other replies stay strings
+  });
+
   it('loads a script again after SCRIPT FLUSH (the NOSCRIPT path)', async () => {
     const script = `${SCRIPT} -- ${kind} flush`;
     await redis.runScript(script, ['s', 'h'], [1]);

@@ -18,6 +18,7 @@ import {
 } from './support/redis-client-kind.js';
 import { RedisClusterServers } from './support/redis-cluster.js';
 import { RedisSentinelServers } from './support/redis-sentinel.js';
+import { readStoredDefinitions } from './support/stored-definitions.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const checkout = (rollout: number) => ({
@@ -134,7 +135,7 @@ describe(`Redis Cluster (3 masters, client: ${kind})`, () => {
       expect(await fresh.shouldFetchFlagDefinitions()).toBe(true);
       await fresh.onFlagDefinitionsReceived(data('new'));
       await stale.onFlagDefinitionsReceived(data('old'));
-      const stored = JSON.parse((await client.get(fresh.keys.definitions))!);
+      const stored = (await readStoredDefinitions(client, fresh.keys))!;
       expect(stored.data.flags[0].key).toBe('new');
       expect(stale.status.lastError).toBeNull();
       expect(fresh.status.lastError).toBeNull();

@@ -9,10 +9,12 @@ export interface FlagsRedis {
   runScript(
     script: string,
     keys: readonly string[],
-    args: readonly (string | number)[],
+    args: readonly (string | number | Buffer)[],
   ): Promise<unknown>;
   hmget(key: string, fields: readonly string[]): Promise<Array<string | null>>;
   get(key: string): Promise<string | null>;
+  /** GET as bytes, unchanged (binary values must not go through a UTF-8 decode). */
+  getBuffer(key: string): Promise<Buffer | null>;
   strlen(key: string): Promise<number>;
   exists(key: string): Promise<number>;
   /**

@@ -23,7 +23,7 @@ export class IORedisAdapter implements FlagsRedis {
   async runScript(
     script: string,
     keys: readonly string[],
-    args: readonly (string | number)[],
+    args: readonly (string | number | Buffer)[],
   ): Promise<unknown> {
     this.failFastWhileDown();
     try {
@@ -44,6 +44,11 @@ export class IORedisAdapter implements FlagsRedis {
   async get(key: string): Promise<string | null> {
     this.failFastWhileDown();
     return stringOrNull(await this.client.get(key));
+  }
+
+  async getBuffer(key: string): Promise<Buffer | null> {
+    this.failFastWhileDown();
+    return this.client.getBuffer(key);
   }
 
   // Number(): `stringNumbers: true` makes ioredis return integers as strings.

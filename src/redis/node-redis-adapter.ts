@@ -7,8 +7,10 @@ import { isNoScript, scriptSha } from './script-sha.js';
 type Listener = (message: unknown, channel: string) => void;
 interface ScriptCall {
   keys: string[];
-  arguments: string[];
+  arguments: Array<string | Buffer>;
 }
+/** `RESP_TYPES.BLOB_STRING` of node-redis 5 and 6 (RESP's `$`): mapped to Buffer, GET returns bytes. */
+const BLOB_STRING = 36;
 
 /** What the adapter calls on a node-redis client, cluster or Sentinel (5 and 6 share all of it). */
 interface NodeRedisClient extends NodeRedisClientLike {
@@ -20,6 +22,8 @@ interface NodeRedisClient extends NodeRedisClientLike {
   get(key: string): Promise<unknown>;
   strLen(key: string): Promise<unknown>;
   exists(key: string): Promise<unknown>;
+  /** The same connection, replying in the given types (client, cluster and Sentinel alike). */
+  withTypeMapping(mapping: Record<number, unknown>): NodeRedisClient;
   subscribe(channel: string, listener: Listener): Promise<unknown>;
   unsubscribe(channel: string, listener: Listener): Promise<unknown>;
   /** Client and cluster; a Sentinel has its own pub/sub connection instead. */
@@ -36,6 +40,8 @@ interface NodeRedisClient extends NodeRedisClientLike {
 /** `FlagsRedis` over a node-redis client (`createClient`), cluster (`createCluster`) or Sentinel, RESP2 or RESP3. */
 export class NodeRedisAdapter implements FlagsRedis {
   private readonly client: NodeRedisClient;
+  /** The app's client as a view that replies in Buffers (made once; it shares the connection). */
+  private binaryClient?: NodeRedisClient;
 
   constructor(client: NodeRedisClientLike) {
     this.client = client as NodeRedisClient;
@@ -44,11 +50,14 @@ export class NodeRedisAdapter implements FlagsRedis {
   async runScript(
     script: string,
     keys: readonly string[],
-    args: readonly (string | number)[],
+    args: readonly (string | number | Buffer)[],
   ): Promise<unknown> {
     this.failFastWhileDown();
-    // node-redis takes string arguments only.
-    const call = { keys: [...keys], arguments: args.map(String) };
+    // node-redis takes strings and Buffers only.
+    const call = {
+      keys: [...keys],
+      arguments: args.map((a) => (Buffer.isBuffer(a) ? a : String(a))),
+    };
     try {
       return normaliseReply(await this.client.evalSha(scriptSha(script), call));
     } catch (error) {
@@ -66,6 +75,14 @@ export class NodeRedisAdapter implements FlagsRedis {
   async get(key: string): Promise<string | null> {
     this.failFastWhileDown();
     return stringOrNull(await this.client.get(key));
+  }
+
+  async getBuffer(key: string): Promise<Buffer | null> {
+    this.failFastWhileDown();
+    this.binaryClient ??= this.client.withTypeMapping({ [BLOB_STRING]: Buffer });
+    const reply = await this.binaryClient.get(key);
+    if (reply === null || reply === undefined) return null;
+    return Buffer.isBuffer(reply) ? reply : Buffer.from(reply as Uint8Array);
   }
 
   async strlen(key: string): Promise<number> {

@@ -22,6 +22,11 @@ export interface BenchConfig {
   coldFleet: number;
   /** Processes of each kind whose RSS is read (the median is kept). */
   memorySamples: number;
+  /** Followers and changes of each change fan-out run (figure 8). */
+  fanOutFollowers: number;
+  fanOutChanges: number;
+  /** Iterations of each codec timing (figure codec). */
+  codecRuns: number;
   microIterations: number;
   microSdkIterations: number;
   /** Figure 8: windows of follower CPU, and intervals per window. */
@@ -55,6 +60,9 @@ export function benchConfig(argv: readonly string[]): BenchConfig {
     guardUsers: quick ? 200 : 1_000,
     coldFleet: quick ? 8 : 16,
     memorySamples: quick ? 1 : 3,
+    fanOutFollowers: quick ? 2 : 4,
+    fanOutChanges: quick ? 1 : 5,
+    codecRuns: quick ? 3 : 15,
     microIterations: quick ? 200_000 : 2_000_000,
     microSdkIterations: quick ? 3_000 : 30_000,
     cpuWindows: quick ? 1 : 5,

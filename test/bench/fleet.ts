@@ -22,6 +22,8 @@ export interface FleetSetup {
   intervalMs: number;
   /** Module options on top of the fleet's (e.g. a longer interval for one process). */
   moduleOverrides?: Partial<PostHogFlagsModuleOptions>;
+  /** Another build of the module's worker (the previous release's: test/support/previous-release.ts). */
+  workerEntry?: string;
 }
 
 /** One process of a fleet: the example app with the module, or a posthog-node baseline process. */
@@ -69,7 +71,7 @@ export async function startMember(setup: FleetSetup): Promise<FleetMember> {
         pollingIntervalMs: setup.intervalMs,
         ...setup.moduleOverrides,
       },
-      { timeoutMs: 30_000 },
+      { timeoutMs: 30_000, entry: setup.workerEntry },
     );
     return moduleMember(worker);
   }

@@ -20,7 +20,7 @@ const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1_000;
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
- * Figure 8: CPU a follower spends per interval while 8,000 flags (1,000 in a quick run) stay unchanged (one meta read,
+ * Figure 10: CPU a follower spends per interval while 8,000 flags (1,000 in a quick run) stay unchanged (one meta read,
  * nothing handed to posthog-node), beside an idle app of the same build with no flags to follow.
  * Several windows, the median kept: one stray GC or a busy neighbour moves one window only.
  */
@@ -84,7 +84,7 @@ export async function runFollowerCpu(config: BenchConfig): Promise<FollowerCpuRe
 export function followerCpuRows(r: FollowerCpuResult): FigureRow[] {
   return [
     {
-      id: '8',
+      id: '10',
       title: `follower CPU per interval, ${r.flags} flags unchanged`,
       subject: 'this module (follower − idle app)',
       value: r.perIntervalMs,

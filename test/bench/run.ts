@@ -11,6 +11,8 @@ import { benchConfig, type BenchConfig } from './config.js';
 import { runFleetBench } from './fleet-bench.js';
 import { fleetRows } from './fleet-rows.js';
 import { bytesRows, runFollowerBytes } from './follower-bytes.js';
+import { codecRows, runCodecs } from './codec.js';
+import { fanOutRows, runFanOut, type FanOutResult } from './fan-out.js';
 import { guardRows, runGuardThroughput } from './guard-throughput.js';
 import { describeMachine, machineInfo } from './machine.js';
 import { followerCpuRows, runFollowerCpu } from './follower-cpu.js';
@@ -50,6 +52,23 @@ const SECTIONS: Section[] = [
       ]),
   },
   {
+    name: 'change fan-out, previous release vs this one',
+    ids: ['8'],
+    run: async (config) => {
+      const results: FanOutResult[] = [];
+      for (const release of ['previous', 'this'] as const) {
+        log(`fan-out: 500 then 8,000 flags, ${release} release`);
+        results.push(...(await runFanOut(release, [500, 8_000], config)));
+      }
+      return fanOutRows(results);
+    },
+  },
+  {
+    name: 'shared-copy codec',
+    ids: ['codec'],
+    run: (config) => Promise.resolve(codecRows(runCodecs(config))),
+  },
+  {
     name: 'guard throughput',
     ids: ['5', '5a', '5b', '5c', '5d', '5e'],
     run: async (config) => guardRows(await runGuardThroughput(config)),
@@ -61,7 +80,7 @@ const SECTIONS: Section[] = [
   },
   {
     name: 'follower CPU',
-    ids: ['8'],
+    ids: ['10'],
     run: async (config) => followerCpuRows(await runFollowerCpu(config)),
   },
   {
@@ -96,9 +115,11 @@ const ORDER = [
   '6a',
   '7',
   '8',
+  'codec',
   '9',
   '9a',
   '9b',
+  '10',
   'micro',
 ];
 

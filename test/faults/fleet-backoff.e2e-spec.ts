@@ -183,7 +183,7 @@ describe('fault injection: a fleet that backs off as one', () => {
     });
     expect(followerStatus).toMatchObject({ role: 'follower', ready: true, flagCount: 8_000 });
     expect(fetchesByFollower).toBe(0);
-    // The ≤ 1 ms goal is the bench's figure 8 (median of windows, `npm run bench`); a timed test
+    // The ≤ 1 ms goal is the bench's figure 10 (median of windows, `npm run bench`); a timed test
     // keeps a generous bound that still catches a copy handed to posthog-node each poll (~20 ms).
     expect(perIntervalMs).toBeLessThanOrEqual(5);
     await Promise.all([leader.worker.stop(), follower.worker.stop(), idle.worker.stop()]);

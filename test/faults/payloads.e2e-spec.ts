@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { decodeEnvelope } from '../../src/sources/shared/definitions-envelope.js';
 import {
   FakePostHog,
   booleanFlag,
@@ -15,6 +14,7 @@ import {
   type FlagDefinitionsPayload,
 } from '../support/fake-posthog.js';
 import { RedisServer } from '../support/redis-server.js';
+import { readStoredDefinitions } from '../support/stored-definitions.js';
 import {
   LoadLoop,
   checkoutDefinitions,
@@ -192,7 +192,7 @@ describe('fault injection: what PostHog sends', () => {
         const replacedMs = Date.now() - faultAt;
         await sleep(100);
         const changes = await sampler.stop();
-        const stored = decodeEnvelope((await client.get(k().definitions))!);
+        const stored = (await readStoredDefinitions(client, k()))!;
         const statuses = await statusesOf(fleet);
         record(`11-${kind}`, `200 with ${kind}`, {
           badAnswers: badAnswers.value.length,
@@ -224,7 +224,7 @@ describe('fault injection: what PostHog sends', () => {
         { timeoutMs: 20_000, intervalMs: 50, what: 'the big definitions in every process' },
       );
       const propagatedMs = Date.now() - changedAt;
-      const storedBytes = await client.strlen(k().definitions);
+      const storedBytes = await client.strlen(k().definitionsCompressed);
       await sleep(2 * intervalMs);
 
       // Unchanged from here on: followers read `meta` each poll, never the megabytes again. The
@@ -254,7 +254,8 @@ describe('fault injection: what PostHog sends', () => {
       const referenceParseMs = performance.now() - parseStarted;
 
       record('11-big', 'a multi-megabyte payload', {
-        payloadBytes: storedBytes,
+        payloadBytes: serialized.length,
+        storedBytes,
         flagCount,
         writtenAndReadEverywhereMs: propagatedMs,
         polled: everywhere.ms,
@@ -268,11 +269,13 @@ describe('fault injection: what PostHog sends', () => {
         failedRequests: load.failed,
         maxRequestMs: load.maxMs,
       });
-      expect(storedBytes).toBeGreaterThan(5 * 1024 * 1024);
+      expect(serialized.length).toBeGreaterThan(5 * 1024 * 1024);
+      expect(storedBytes * 5).toBeLessThan(serialized.length); // stored compressed
       expect(propagatedMs).toBeLessThan(5_000);
       expect(roles.filter((r) => r === 'follower')).toHaveLength(2);
       expect(metaReads).toBeGreaterThanOrEqual(polls); // two followers, one meta read a poll each
-      expect(netOut).toBeLessThan(storedBytes / 10); // not one full copy went out
+      expect(netOut).toBeLessThan(storedBytes); // not one full (compressed) copy went out
+      expect(netOut).toBeLessThan(metaReads * 1_000); // small meta reads, and nothing more
       expect(followerCpuPerPoll).toBeLessThan(referenceParseMs); // no re-parse on an unchanged poll
       for (const s of statuses) expect(s).toMatchObject({ ready: true, flagCount });
       expect(load.failed).toBe(0);

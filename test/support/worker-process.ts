@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { PostHogFlagsModuleOptions } from '../../src/index.js';
 
 const BUILD = join(process.cwd(), '.build/test/support');
@@ -17,7 +17,11 @@ export interface WorkerStartOptions {
   timeoutMs?: number;
   /** Extra environment variables (e.g. NODE_EXTRA_CA_CERTS). */
   env?: Record<string, string>;
-  /** Another entry of test/support to run (e.g. `openfeature-worker.js`). Default: the example app. */
+  /**
+   * Another worker script: a file of test/support's build (e.g. `openfeature-worker.js`), or an
+   * absolute path (the previous release's build, test/support/previous-release.ts). Default: the
+   * example app.
+   */
   entry?: string;
 }
 
@@ -40,7 +44,7 @@ export class WorkerProcess {
     options: PostHogFlagsModuleOptions,
     { adapter = 'express', timeoutMs = 15_000, env = {}, entry }: WorkerStartOptions = {},
   ): Promise<WorkerProcess> {
-    const script = entry ? join(BUILD, entry) : WORKER_ENTRY;
+    const script = !entry ? WORKER_ENTRY : isAbsolute(entry) ? entry : join(BUILD, entry);
     if (!existsSync(script)) {
       throw new Error(`${script} is missing: run \`npm run build:test\` first (npm test does)`);
     }

@@ -1,67 +1,91 @@
-import { createHash } from 'node:crypto';
 import type { FlagDefinitionCacheData } from 'posthog-node';
 import { definitionsShapeProblem } from '../../definitions-shape.js';
+import { compressDefinitions, decompressDefinitions } from './compressed-envelope.js';
+import { contentHash, InvalidEnvelopeError } from './envelope-hash.js';
+import { LEGACY_ENVELOPE_VERSION } from './legacy-envelope.js';
 
-/** Bumped when the stored layout changes; readers ignore other versions. */
-export const ENVELOPE_SCHEMA_VERSION = 1;
+export { contentHash, InvalidEnvelopeError } from './envelope-hash.js';
 
-/** What the `definitions` key holds. */
+/** Bumped when the stored layout changes; readers refuse versions they do not know. */
+export const ENVELOPE_SCHEMA_VERSION = 2;
+
+/** A shared copy as read, whichever version was stored. */
 export interface DefinitionsEnvelope {
   v: number;
+  /** The content hash meta announces: SHA-256 of the definitions' JSON, in every version. */
   hash: string;
   fetchedAt: number;
   data: FlagDefinitionCacheData;
 }
 
-export function contentHash(serializedData: string): string {
-  return createHash('sha256').update(serializedData).digest('hex').slice(0, 16);
-}
+const NEWLINE = 0x0a;
+/** Longer than any header this release writes; a copy without a newline before it is no version 2. */
+const MAX_HEADER_BYTES = 256;
+const HEADER =
+  /^\{"v":2,"hash":"([0-9a-f]{16})","body":"([0-9a-f]{16})","fetchedAt":(\d{1,16}),"codec":"br"\}$/;
 
-/** Serializes definitions once; the hash covers exactly the bytes stored. */
+/**
+ * Both copies of one fetch. Version 1 (`json`) is the plain JSON envelope every earlier release
+ * reads; version 2 (`compressed`) is one JSON header line, then the brotli-compressed JSON:
+ * `{"v":2,"hash":"<content>","body":"<stored body>","fetchedAt":<ms>,"codec":"br"}\n<bytes>`.
+ * `hash` is the content hash (the same in both copies, so processes of either release agree on
+ * what changed); `body` covers the compressed bytes as stored, so a follower checks them before it
+ * inflates or parses anything and never serializes again to verify. The header is text:
+ * `redis-cli GET` shows the version.
+ */
 export function encodeEnvelope(
   data: FlagDefinitionCacheData,
   fetchedAt: number,
-): { hash: string; serialized: string } {
-  const serializedData = JSON.stringify(data);
-  const hash = contentHash(serializedData);
-  const serialized = `{"v":${ENVELOPE_SCHEMA_VERSION},"hash":"${hash}","fetchedAt":${fetchedAt},"data":${serializedData}}`;
-  return { hash, serialized };
+): { hash: string; json: string; compressed: Buffer } {
+  const serialized = JSON.stringify(data);
+  const hash = contentHash(serialized);
+  const json = `{"v":${LEGACY_ENVELOPE_VERSION},"hash":"${hash}","fetchedAt":${fetchedAt},"data":${serialized}}`;
+  const body = compressDefinitions(serialized);
+  const header = `{"v":${ENVELOPE_SCHEMA_VERSION},"hash":"${hash}","body":"${contentHash(body)}","fetchedAt":${fetchedAt},"codec":"br"}\n`;
+  return { hash, json, compressed: Buffer.concat([Buffer.from(header, 'latin1'), body]) };
 }
 
-export class InvalidEnvelopeError extends Error {
-  override name = 'InvalidEnvelopeError';
+/** The content hash a compressed copy's header names (undefined when it has no such header). */
+export function announcedHash(stored: Buffer): string | undefined {
+  return headerOf(stored)?.[1];
 }
 
 /**
- * Parses and checks what Redis holds before the SDK may see it: JSON, schema version, shape, and
- * that the content matches its hash (and the hash `meta` announced, when given).
+ * Checks a compressed copy before the SDK may see it: header and version, that the stored bytes
+ * match their hash, at most `maxDecodedBytes` once inflated (refused, not inflated), JSON, and the
+ * shape posthog-node expects.
  */
-export function decodeEnvelope(raw: string, expectedHash?: string): DefinitionsEnvelope {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new InvalidEnvelopeError('stored definitions are not JSON');
+export async function decodeCompressedEnvelope(
+  stored: Buffer,
+  maxDecodedBytes: number,
+): Promise<DefinitionsEnvelope> {
+  const header = headerOf(stored);
+  if (!header) {
+    throw new InvalidEnvelopeError('stored definitions have an unknown header or schema version');
   }
-  if (parsed === null || typeof parsed !== 'object') {
-    throw new InvalidEnvelopeError('stored definitions are not an object');
-  }
-  const envelope = parsed as Partial<DefinitionsEnvelope>;
-  if (envelope.v !== ENVELOPE_SCHEMA_VERSION) {
-    throw new InvalidEnvelopeError(
-      `stored definitions have schema version ${String(envelope.v)}, expected ${ENVELOPE_SCHEMA_VERSION}`,
-    );
-  }
-  if (typeof envelope.hash !== 'string' || typeof envelope.fetchedAt !== 'number') {
-    throw new InvalidEnvelopeError('stored definitions lack hash or fetchedAt');
-  }
-  const problem = definitionsShapeProblem(envelope.data);
-  if (problem) throw new InvalidEnvelopeError(`stored definitions: ${problem}`);
-  if (contentHash(JSON.stringify(envelope.data)) !== envelope.hash) {
+  const [line, hash, bodyHash, fetchedAt] = header;
+  const body = stored.subarray(line.length + 1);
+  if (contentHash(body) !== bodyHash) {
     throw new InvalidEnvelopeError('stored definitions do not match their content hash');
   }
-  if (expectedHash !== undefined && expectedHash !== envelope.hash) {
-    throw new InvalidEnvelopeError('stored definitions do not match the hash in meta');
+  let data: unknown;
+  try {
+    data = JSON.parse(await decompressDefinitions(body, maxDecodedBytes));
+  } catch (error) {
+    const tooLarge = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+    throw new InvalidEnvelopeError(
+      tooLarge
+        ? `stored definitions inflate past ${maxDecodedBytes} bytes`
+        : 'stored definitions are not compressed JSON',
+    );
   }
-  return envelope as DefinitionsEnvelope;
+  const problem = definitionsShapeProblem(data);
+  if (problem) throw new InvalidEnvelopeError(`stored definitions: ${problem}`);
+  const envelope = { v: ENVELOPE_SCHEMA_VERSION, hash, fetchedAt: Number(fetchedAt) };
+  return { ...envelope, data: data as FlagDefinitionCacheData };
+}
+
+function headerOf(stored: Buffer): RegExpExecArray | null {
+  const newline = stored.subarray(0, MAX_HEADER_BYTES).indexOf(NEWLINE);
+  return newline < 0 ? null : HEADER.exec(stored.subarray(0, newline).toString('latin1'));
 }

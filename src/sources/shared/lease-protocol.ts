@@ -17,6 +17,9 @@ const MAX_TOKEN_LENGTH = 256;
 /** A lease token names a host and process: printable, no control characters (it reaches logs). */
 const CONTROL_CHARACTER = /\p{Cc}/u;
 
+/** The two shared copies: plain JSON (envelope version 1) and compressed (version 2). */
+export type SharedCopyKind = 'json' | 'compressed';
+
 /** What one lease call saw. */
 export interface LeaseReply {
   /** 2 = acquired a free lease, 1 = renewed our own, 0 = another process holds it. */
@@ -71,13 +74,27 @@ export class LeaseProtocol {
   }
 
   /** 0 = fenced off (not our lease), 1 = written, 2 = written and changed (announced). */
-  async writeDefinitions(serialized: string, hash: string, at: number): Promise<number> {
+  async writeDefinitions(
+    copies: { json: string; compressed: Buffer },
+    hash: string,
+    at: number,
+  ): Promise<number> {
+    const { lease, definitions, meta, definitionsCompressed } = this.keys;
     return Number(
       await this.command(
         this.redis.runScript(
           FENCED_WRITE,
-          [this.keys.lease, this.keys.definitions, this.keys.meta],
-          [this.token, serialized, hash, at, at, this.keys.changedChannel, this.leaseTtlMs],
+          [lease, definitions, meta, definitionsCompressed],
+          [
+            this.token,
+            copies.json,
+            hash,
+            at,
+            at,
+            this.keys.changedChannel,
+            copies.compressed,
+            this.leaseTtlMs,
+          ],
         ),
         'definitions write',
       ),
@@ -170,12 +187,17 @@ export class LeaseProtocol {
     };
   }
 
-  definitionsSize(): Promise<number> {
-    return this.command(this.redis.strlen(this.keys.definitions), 'definitions size');
+  definitionsSize(copy: SharedCopyKind): Promise<number> {
+    return this.command(this.redis.strlen(this.copyKey(copy)), 'definitions size');
   }
 
-  readDefinitions(): Promise<string | null> {
-    return this.command(this.redis.get(this.keys.definitions), 'definitions read');
+  /** Bytes as stored: the compressed copy is binary. */
+  readDefinitions(copy: SharedCopyKind): Promise<Buffer | null> {
+    return this.command(this.redis.getBuffer(this.copyKey(copy)), 'definitions read');
+  }
+
+  private copyKey(copy: SharedCopyKind): string {
+    return copy === 'compressed' ? this.keys.definitionsCompressed : this.keys.definitions;
   }
 
   async definitionsExist(): Promise<boolean> {

@@ -15,8 +15,10 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * 0 = another process holds it (and leasePttl is how long its lease still runs, in ms).
  * backoffRemainingMs: how long the fleet must still leave PostHog alone (0 = not backed off).
  * A lease taken while no shared copy exists runs only coldTtlMs until the first write: followers
- * wait for that copy instead of fetching their own, and a leader that dies before writing
- * holds them up no longer than that. */
+ * wait for that copy instead of fetching their own, and a leader that dies before writing holds
+ * them up no longer than that. metaHash is '' while the compressed copy does not hold meta's
+ * content (a previous-release leader wrote the JSON copy alone): a leader of this release is then
+ * out of step and rewrites both copies once. */
 export const ACQUIRE_OR_RENEW = `
 ${REDIS_NOW_MS}
 local backoffUntil = tonumber(redis.call('HGET', KEYS[3], 'bu') or '0') or 0
@@ -36,19 +38,29 @@ elseif not holder then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
   state = 2
 end
-return { state, redis.call('EXISTS', KEYS[2]), redis.call('HGET', KEYS[3], 'h') or '', redis.call('PTTL', KEYS[1]), backoffRemaining }
+local metaHash = redis.call('HGET', KEYS[3], 'h') or ''
+if redis.call('HGET', KEYS[3], 'z') ~= metaHash then metaHash = '' end
+return { state, redis.call('EXISTS', KEYS[2]), metaHash, redis.call('PTTL', KEYS[1]), backoffRemaining }
 `;
 
-/** KEYS: lease, definitions, meta. ARGV: token, envelope, hash, fetchedAt, verifiedAt, channel,
- * ttlMs. Writes only while the lease is ours, and gives a cold lease its full length. Returns
- * 0 = fenced off, 1 = written (same content), 2 = written and changed (published). */
+/** KEYS: lease, definitions (JSON), meta, definitions (compressed). ARGV: token, JSON envelope,
+ * hash, fetchedAt, verifiedAt, channel, compressed envelope, ttlMs. Writes only while the lease is
+ * ours, and gives a cold lease its full length.
+ * Returns 0 = fenced off, 1 = written (same content), 2 = written and changed (published).
+ * Both copies carry the same content hash, which meta announces: processes of the previous release
+ * read the JSON copy, this release the compressed one. Meta field z says which hash the compressed
+ * copy holds; a leader of the previous release writes the JSON copy and meta only, so a compressed
+ * copy left behind is rewritten with the next write, even of unchanged content. */
 export const FENCED_WRITE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('PEXPIRE', KEYS[1], ARGV[8])
 local changed = redis.call('HGET', KEYS[3], 'h') ~= ARGV[3] or redis.call('EXISTS', KEYS[2]) == 0
 local quota = redis.call('HGET', KEYS[3], 'q')
 if changed then redis.call('SET', KEYS[2], ARGV[2]) end
-redis.call('HSET', KEYS[3], 'h', ARGV[3], 'f', ARGV[4], 'v', ARGV[5], 'l', ARGV[1], 'q', '0', 'bn', '0', 'bu', '0')
+if changed or redis.call('HGET', KEYS[3], 'z') ~= ARGV[3] or redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('SET', KEYS[4], ARGV[7])
+end
+redis.call('HSET', KEYS[3], 'h', ARGV[3], 'z', ARGV[3], 'f', ARGV[4], 'v', ARGV[5], 'l', ARGV[1], 'q', '0', 'bn', '0', 'bu', '0')
 -- New content, or the end of a quota limit: followers reload now.
 if changed or (quota and quota ~= '0') then
   redis.call('PUBLISH', ARGV[6], ARGV[3])

@@ -1,11 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { brotliCompressSync, constants } from 'node:zlib';
 import { Redis } from 'ioredis';
 import type { FlagDefinitionCacheData } from 'posthog-node';
 import { sharedTestRedis } from '../../../test/support/redis-server.js';
+import { readStoredDefinitions } from '../../../test/support/stored-definitions.js';
 import { sleep } from '../../bounded.js';
-import { cacheKeys } from './cache-keys.js';
-import { encodeEnvelope } from './definitions-envelope.js';
+import { cacheKeys, type CacheKeys } from './cache-keys.js';
+import { contentHash, encodeEnvelope } from './definitions-envelope.js';
 import {
   RedisFlagDefinitionCache,
   type RedisFlagDefinitionCacheOptions,
@@ -144,8 +146,8 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
 
       await stale.onFlagDefinitionsReceived(definitions('old'));
 
-      const stored = JSON.parse((await redis.get(fresh.keys.definitions))!);
-      expect(stored.data.flags.map((f: { key: string }) => f.key)).toEqual(['new']);
+      const stored = (await readStoredDefinitions(redis, fresh.keys))!;
+      expect(stored.data.flags.map((f) => f.key)).toEqual(['new']);
       expect(await redis.hgetall(fresh.keys.meta)).toEqual(metaBefore);
       expect(stale.status.role).toBe('follower');
     });
@@ -156,7 +158,7 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       await a.shouldFetchFlagDefinitions();
       await a.shutdown();
       await a.onFlagDefinitionsReceived(definitions('late'));
-      expect(await redis.exists(a.keys.definitions, a.keys.meta, a.keys.lease)).toBe(0);
+      expect(await redis.exists(...Object.values(a.keys))).toBe(0);
       expect(await a.shouldFetchFlagDefinitions()).toBe(false);
       expect(await redis.exists(a.keys.lease)).toBe(0);
     });
@@ -214,7 +216,7 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       ],
       [
         'a hash not matching meta',
-        () => encodeEnvelope(definitions('x'), 1).serialized,
+        () => encodeEnvelope(definitions('x'), 1).json,
         'ffffffffffffffff',
       ],
     ])('ignores and reports stored definitions with %s', async (_name, stored, metaHash) => {
@@ -222,7 +224,7 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
       const good = encodeEnvelope(definitions('good'), Date.now());
       const follower = cache(scope);
-      await redis.set(keys.definitions, good.serialized);
+      await plant(keys, good);
       await redis.hset(keys.meta, { h: good.hash, f: Date.now(), v: Date.now(), l: 'someone' });
       expect((await follower.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(['good']);
 
@@ -232,6 +234,126 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       expect(await follower.getFlagDefinitions()).toBeUndefined();
       expect(follower.status.lastError).toMatch(/ignored the definitions in Redis/);
       expect(follower.currentHash).toBe(good.hash); // the SDK keeps its last good copy
+    });
+  });
+
+  /** Both copies, as a leader of this release writes them. */
+  async function plant(keys: CacheKeys, copies: { json: string; compressed: Buffer }) {
+    await redis.set(keys.definitions, copies.json);
+    await redis.set(keys.definitionsCompressed, copies.compressed);
+  }
+
+  describe('envelope versions', () => {
+    /** Planted as a leader would write it, announced in meta; what the follower then holds. */
+    async function followerReading(copies: { json?: string; compressed?: Buffer }, hash: string) {
+      const scope = project();
+      const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
+      if (copies.json) await redis.set(keys.definitions, copies.json);
+      if (copies.compressed) await redis.set(keys.definitionsCompressed, copies.compressed);
+      await redis.hset(keys.meta, { h: hash, f: Date.now(), v: Date.now(), l: 'someone' });
+      const follower = cache(scope);
+      const read = await follower.getFlagDefinitions();
+      return { follower, keys: read?.flags.map((f) => f.key) };
+    }
+
+    it('writes a compressed copy, far smaller than its JSON, that a follower reads', async () => {
+      const scope = project();
+      const leader = cache(scope);
+      const follower = cache(scope);
+      const keys = Array.from({ length: 500 }, (_, i) => `flag-${i}`);
+      await leader.shouldFetchFlagDefinitions();
+      await leader.onFlagDefinitionsReceived(definitions(...keys));
+      const storedBytes = await redis.strlen(leader.keys.definitionsCompressed);
+      expect(storedBytes * 5).toBeLessThan(JSON.stringify(definitions(...keys)).length);
+      expect(await redis.getrange(leader.keys.definitionsCompressed, 0, 6)).toBe('{"v":2,');
+      // The JSON copy too, with the same content hash: the previous release reads that one.
+      const json = JSON.parse((await redis.get(leader.keys.definitions))!);
+      expect(json).toMatchObject({ v: 1, hash: await redis.hget(leader.keys.meta, 'h') });
+      expect((await follower.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(keys);
+    });
+
+    it('reads a version 1 copy (plain JSON, as the previous release writes it)', async () => {
+      const json = JSON.stringify(definitions('from-v1'));
+      const hash = contentHash(json);
+      const v1 = `{"v":1,"hash":"${hash}","fetchedAt":${Date.now()},"data":${json}}`;
+      const { follower, keys } = await followerReading({ json: v1 }, hash);
+      expect(keys).toEqual(['from-v1']);
+      expect(follower.status.lastError).toBeNull();
+    });
+
+    it('reads the JSON copy when the compressed one holds other content (a previous-release leader wrote only JSON)', async () => {
+      const older = encodeEnvelope(definitions('older'), Date.now());
+      const newer = encodeEnvelope(definitions('newer'), Date.now());
+      const { follower, keys } = await followerReading(
+        { json: newer.json, compressed: older.compressed },
+        newer.hash,
+      );
+      expect(keys).toEqual(['newer']);
+      expect(follower.status.lastError).toBeNull();
+    });
+
+    it('takes over a copy a previous-release leader wrote (JSON only) by rewriting both copies once', async () => {
+      const scope = project();
+      const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
+      const first = cache(scope);
+      await first.shouldFetchFlagDefinitions();
+      await first.onFlagDefinitionsReceived(definitions('a'));
+      // The previous release leads next and writes new content: the JSON copy and meta only.
+      const older = encodeEnvelope(definitions('b'), Date.now());
+      await redis.set(keys.definitions, older.json);
+      await redis.hset(keys.meta, 'h', older.hash);
+      const next = cache(scope);
+      expect((await next.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(['b']);
+
+      await sleep(400); // the first leader's lease lapses; `next` leads
+      expect(await next.shouldFetchFlagDefinitions()).toBe(true);
+      const headers = () => ({ 'If-None-Match': '"etag"' });
+      const request = headers();
+      next.beforeDefinitionsRequest(request);
+      expect(request).toEqual({}); // out of step: a full answer, so both copies are rewritten
+      await next.onFlagDefinitionsReceived(definitions('b'));
+      expect(await redis.hget(keys.meta, 'z')).toBe(older.hash);
+      expect((await readStoredDefinitions(redis, keys))?.data.flags.map((f) => f.key)).toEqual([
+        'b',
+      ]);
+      expect(await next.shouldFetchFlagDefinitions()).toBe(true);
+      const again = headers();
+      next.beforeDefinitionsRequest(again);
+      expect(again).toEqual(headers()); // in step: 304s from here on
+    });
+
+    it('rejects a compressed copy whose stored bytes do not match its hash', async () => {
+      const good = encodeEnvelope(definitions('good'), Date.now());
+      const tampered = Buffer.from(good.compressed);
+      tampered[tampered.length - 1] ^= 0xff;
+      const { follower, keys } = await followerReading({ compressed: tampered }, good.hash);
+      expect(keys).toBeUndefined();
+      expect(follower.status.lastError).toMatch(/do not match their content hash/);
+    });
+
+    it('rejects a small compressed copy that would inflate past the size cap, without inflating it', async () => {
+      const bomb = brotliCompressSync(Buffer.alloc(65 * 1024 * 1024, 0x20), {
+        params: { [constants.BROTLI_PARAM_QUALITY]: 1 },
+      });
+      const hash = contentHash(bomb);
+      const header = `{"v":2,"hash":"${hash}","body":"${hash}","fetchedAt":${Date.now()},"codec":"br"}\n`;
+      const stored = Buffer.concat([Buffer.from(header), bomb]);
+      expect(stored.length).toBeLessThan(100_000);
+      const { follower, keys } = await followerReading({ compressed: stored }, hash);
+      expect(keys).toBeUndefined();
+      expect(follower.status.lastError).toMatch(/inflate past 67108864 bytes/);
+    });
+
+    it('never decodes a compressed copy of a later, unknown version: reads the JSON copy beside it', async () => {
+      const good = encodeEnvelope(definitions('good'), Date.now());
+      const later = Buffer.from(
+        good.compressed.toString('latin1').replace('{"v":2,', '{"v":3,'),
+        'latin1',
+      );
+      const alone = await followerReading({ compressed: later }, good.hash);
+      expect(alone.keys).toBeUndefined(); // nothing this release can read: keeps what it holds
+      const beside = await followerReading({ json: good.json, compressed: later }, good.hash);
+      expect(beside.keys).toEqual(['good']);
     });
   });
 
@@ -249,7 +371,7 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
     expect(await follower.getFlagDefinitions()).toBeUndefined();
     expect(reads).toEqual(['invalid']); // the second read stopped at meta
     const good = encodeEnvelope(definitions('fixed'), Date.now());
-    await redis.set(keys.definitions, good.serialized);
+    await plant(keys, good);
     await redis.hset(keys.meta, 'h', good.hash);
     expect((await follower.getFlagDefinitions())?.flags.map((f) => f.key)).toEqual(['fixed']);
   });
@@ -259,7 +381,7 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
     const keys = cacheKeys(scope.keyPrefix, scope.projectApiKey);
     const good = encodeEnvelope(definitions('good'), Date.now());
     const follower = cache(scope);
-    await redis.set(keys.definitions, good.serialized);
+    await plant(keys, good);
     await redis.hset(keys.meta, { h: 'x'.repeat(5_000), v: Date.now(), l: 'someone' });
     expect(await follower.getFlagDefinitions()).toBeUndefined();
     await redis.hset(keys.meta, { h: good.hash, l: 'y'.repeat(5_000) });

@@ -1,5 +1,4 @@
 import type { Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import type { FlagDefinitionCacheData } from 'posthog-node';
 import {
   describeFetchFailure,
@@ -13,6 +12,7 @@ import type { LeaseProtocol, SharedMeta } from './lease-protocol.js';
 import type { RedisContentWarnings } from './redis-content-warnings.js';
 import { newLeader, transition, type Role, type RoleKind } from './role.js';
 import type { SharedCopyReader } from './shared-copy-reader.js';
+import { SharedCopyWriter } from './shared-copy-writer.js';
 
 /** What this interval's load does: fetch from PostHog, read the shared copy, or nothing. */
 export type LoadDecision = 'fetch' | 'read' | 'wait';
@@ -38,14 +38,12 @@ export interface RoleMachineOptions {
  */
 export class RoleMachine {
   private role: Role;
-  /**
-   * The shared copy this process last stored (its hash, and the sha1 of the stored bytes). Not role
-   * state: it tells a leader whether the copy in Redis is still its own when meta says otherwise.
-   */
-  private stored?: { hash: string; sha1: string };
+  /** Not role state: what this process last stored, for a leader whose meta was overwritten. */
+  private readonly writer: SharedCopyWriter;
 
   constructor(private readonly o: RoleMachineOptions) {
     this.role = o.canFetch ? { kind: 'cold' } : { kind: 'reader' };
+    this.writer = new SharedCopyWriter(o.lease);
   }
 
   get kind(): RoleKind {
@@ -133,9 +131,8 @@ export class RoleMachine {
     const role = this.role;
     const held = this.o.reader.current;
     if (role.kind !== 'leader' || !held || role.sharedHash === held.hash) return;
-    if (!this.stored || this.stored.hash !== held.hash) return;
     try {
-      if (!(await this.o.lease.restoreMetaHash(this.stored.sha1, held.hash))) return;
+      if (!(await this.writer.restoreMetaHash(held.hash))) return;
       if (this.role.kind === 'leader') this.to({ ...this.role, sharedHash: held.hash });
       this.o.warnings.warn(
         'meta hash',
@@ -160,7 +157,7 @@ export class RoleMachine {
     if (role.kind === 'leader') this.to({ ...role, failures: 0, awaitingBody: false });
     if (role.kind === 'standalone') this.to({ kind: 'standalone', failures: 0, retryAt: 0 });
     const now = Date.now();
-    const { hash, serialized } = encodeEnvelope(data, now);
+    const { hash, json, compressed } = encodeEnvelope(data, now);
     // posthog-node already swapped its definitions (also while leaving: the app still serves), so
     // the evaluator's screens must see them; memoized results stay valid if nothing changed.
     this.o.reader.adopt(hash, data);
@@ -170,16 +167,11 @@ export class RoleMachine {
     this.o.status.lastError = null;
     if (this.role.kind !== 'leader') return;
     try {
-      const written = await this.o.lease.writeDefinitions(serialized, hash, now);
-      if (written === 0) {
+      if (!(await this.writer.write({ json, compressed }, hash, now))) {
         this.becomeFollower();
         this.o.logger.warn('Lost the definitions lease before writing: the write was fenced off');
         return;
       }
-      // 2: the value was stored now; 1: the stored value is an earlier write of the same content.
-      if (written === 2)
-        this.stored = { hash, sha1: createHash('sha1').update(serialized).digest('hex') };
-      else if (this.stored?.hash !== hash) this.stored = undefined;
       if (this.role.kind === 'leader') this.to({ ...this.role, sharedHash: hash });
       this.o.status.leader = this.o.instanceId;
     } catch (error) {

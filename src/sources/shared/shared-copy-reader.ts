@@ -5,10 +5,11 @@ import type { DefinitionsGeneration } from '../../definitions-generation.js';
 import { describeFetchFailure, type FlagsStatusTracker } from '../../flags-status.js';
 import type { Redactor } from '../../redact.js';
 import type { ChangeSubscription } from './change-subscription.js';
-import { decodeEnvelope } from './definitions-envelope.js';
+import { InvalidEnvelopeError, type DefinitionsEnvelope } from './definitions-envelope.js';
 import type { LeaseProtocol, SharedMeta } from './lease-protocol.js';
 import { MetaScreen } from './meta-screen.js';
 import type { RedisContentWarnings } from './redis-content-warnings.js';
+import { readSharedCopy } from './read-shared-copy.js';
 
 export const EMPTY_DEFINITIONS: FlagDefinitionCacheData = Object.freeze({
   flags: [],
@@ -20,7 +21,11 @@ export const EMPTY_DEFINITIONS: FlagDefinitionCacheData = Object.freeze({
 const QUOTA_LIMITED_HASH = 'quota-limited';
 /** How far two hosts' view of one interval may disagree (scheduling, network), on top of an interval. */
 const SMALL_SKEW_MS = 2_000;
-/** Far above any real project's definitions (8,000 flags take about 6 MB). */
+/**
+ * Far above any real project's definitions (8,000 flags take about 6 MB of JSON). Caps both the
+ * stored bytes of either copy (STRLEN, before the GET) and what the compressed copy may inflate
+ * to, so a small key cannot become a huge allocation in every follower.
+ */
 const MAX_DEFINITIONS_BYTES = 64 * 1024 * 1024;
 
 /** How a cold follower's wait ended: the copy is there, the lease is free again, or it gave up. */
@@ -154,24 +159,18 @@ export class SharedCopyReader {
 
   private async readFullCopy(meta: SharedMeta): Promise<FlagDefinitionCacheData | undefined> {
     if (meta.hash === this.rejectedHash) return undefined;
-    let raw: string | null;
+    let envelope: DefinitionsEnvelope | null;
     try {
-      // Sized before it is read: a copy no leader would write is not pulled over the network.
-      const size = await this.o.lease.definitionsSize();
-      if (size > MAX_DEFINITIONS_BYTES) {
-        return this.reject(
-          meta,
-          `stored definitions are ${size} bytes, over ${MAX_DEFINITIONS_BYTES}`,
-        );
-      }
-      raw = await this.o.lease.readDefinitions();
+      envelope = await readSharedCopy(this.o.lease, meta.hash, MAX_DEFINITIONS_BYTES);
     } catch (error) {
+      if (error instanceof InvalidEnvelopeError) {
+        return this.reject(meta, this.o.redactor.error(error));
+      }
       this.noteRedisError(error);
       return undefined;
     }
-    if (raw === null) return this.absentCopy();
+    if (envelope === null) return this.absentCopy();
     try {
-      const envelope = decodeEnvelope(raw, meta.hash);
       const isChange = this.current !== undefined; // the first load is no fan-out
       this.current = { hash: envelope.hash, data: envelope.data };
       this.o.generation.changed(envelope.data);
