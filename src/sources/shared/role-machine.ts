@@ -12,7 +12,7 @@ import type { LeaseProtocol, SharedMeta } from './lease-protocol.js';
 import type { RedisContentWarnings } from './redis-content-warnings.js';
 import { newLeader, transition, type Role, type RoleKind } from './role.js';
 import type { SharedCopyReader } from './shared-copy-reader.js';
-import { SharedCopyWriter } from './shared-copy-writer.js';
+import { LeaderWrites } from './leader-writes.js';
 
 /** What this interval's load does: fetch from PostHog, read the shared copy, or nothing. */
 export type LoadDecision = 'fetch' | 'read' | 'wait';
@@ -38,12 +38,12 @@ export interface RoleMachineOptions {
  */
 export class RoleMachine {
   private role: Role;
-  /** Not role state: what this process last stored, for a leader whose meta was overwritten. */
-  private readonly writer: SharedCopyWriter;
+  /** The leader's writes; not role state (it remembers what it last stored). */
+  private readonly writes: LeaderWrites;
 
   constructor(private readonly o: RoleMachineOptions) {
     this.role = o.canFetch ? { kind: 'cold' } : { kind: 'reader' };
-    this.writer = new SharedCopyWriter(o.lease);
+    this.writes = new LeaderWrites(o);
   }
 
   get kind(): RoleKind {
@@ -131,16 +131,12 @@ export class RoleMachine {
     const role = this.role;
     const held = this.o.reader.current;
     if (role.kind !== 'leader' || !held || role.sharedHash === held.hash) return;
-    try {
-      if (!(await this.writer.restoreMetaHash(held.hash))) return;
-      if (this.role.kind === 'leader') this.to({ ...this.role, sharedHash: held.hash });
-      this.o.warnings.warn(
-        'meta hash',
-        () => "Redis: meta named another copy than the stored one: meta's hash put back",
-      );
-    } catch (error) {
-      this.o.reader.noteRedisError(error);
-    }
+    if (!(await this.writes.restoreMetaHash(held.hash))) return;
+    if (this.role.kind === 'leader') this.to({ ...this.role, sharedHash: held.hash });
+    this.o.warnings.warn(
+      'meta hash',
+      () => "Redis: meta named another copy than the stored one: meta's hash put back",
+    );
   }
 
   /** posthog-node may drop `If-None-Match` so PostHog answers 200 and the shared copy is rewritten. */
@@ -167,7 +163,7 @@ export class RoleMachine {
     this.o.status.lastError = null;
     if (this.role.kind !== 'leader') return;
     try {
-      if (!(await this.writer.write({ json, compressed }, hash, now))) {
+      if (!(await this.writes.write({ json, compressed }, hash, now))) {
         this.becomeFollower();
         this.o.logger.warn('Lost the definitions lease before writing: the write was fenced off');
         return;
@@ -191,18 +187,11 @@ export class RoleMachine {
     if (outcome === 304) return this.onVerified();
     if (outcome === 402) {
       this.o.reader.dropForQuota();
-      if (role.kind !== 'leader') return;
-      await this.o.lease
-        .recordQuotaLimited(Date.now())
-        .catch((e: unknown) => this.o.reader.noteRedisError(e));
+      if (role.kind === 'leader') await this.writes.recordQuotaLimited();
       return;
     }
     this.o.status.lastError = describeFetchFailure(outcome);
-    if (role.kind === 'leader' && callsForBackoff(outcome)) {
-      await this.o.lease
-        .recordBackoff(this.o.backoff)
-        .catch((e: unknown) => this.o.reader.noteRedisError(e));
-    }
+    if (role.kind === 'leader' && callsForBackoff(outcome)) await this.writes.recordBackoff();
     await this.noteFetchFailure(callsForBackoff(outcome));
   }
 
@@ -230,17 +219,8 @@ export class RoleMachine {
   }
 
   /** Gives up the lease if this process holds it (compare-and-delete). Never throws. */
-  async release(): Promise<boolean> {
-    try {
-      const released = await this.o.lease.release();
-      if (released) this.o.status.emit('lease', 'released');
-      return released;
-    } catch (error) {
-      this.o.logger.warn(
-        `Could not release the definitions lease: ${this.o.redactor.error(error)}`,
-      );
-      return false;
-    }
+  release(): Promise<boolean> {
+    return this.writes.release();
   }
 
   private async onVerified(): Promise<void> {
@@ -250,13 +230,9 @@ export class RoleMachine {
     if (role.kind === 'standalone') this.to({ kind: 'standalone', failures: 0, retryAt: 0 });
     if (role.kind !== 'leader') return;
     this.to({ ...role, failures: 0 });
-    try {
-      const verified = await this.o.lease.verify(Date.now());
-      if (verified === 0) this.becomeFollower();
-      if (verified === -1 && this.role.kind === 'leader') this.to({ ...this.role, sharedHash: '' });
-    } catch (error) {
-      this.o.reader.noteRedisError(error);
-    }
+    const verified = await this.writes.verify(Date.now());
+    if (verified === 0) this.becomeFollower();
+    if (verified === -1 && this.role.kind === 'leader') this.to({ ...this.role, sharedHash: '' });
   }
 
   /** A leader that cannot reach PostHog steps down after a few fetches, so another can try. */
