@@ -1,3 +1,6 @@
+import { DefinitionsFreshness } from './status/definitions-freshness.js';
+import { ErrorRecord } from './status/error-record.js';
+
 /** What this process is doing for definitions. */
 export type FlagsRole = 'leader' | 'follower' | 'reader' | 'standalone' | 'remote' | 'offline';
 
@@ -56,23 +59,16 @@ export type FlagsEventListener = <K extends keyof FlagsEventMap>(
 export class FlagsStatusTracker {
   role: FlagsRole;
   redis: FlagsStatus['redis'];
-  loaded = false;
-  flagCount = 0;
-  fetchedAt: number | null = null;
-  verifiedAt: number | null = null;
   leader: string | null = null;
   quotaLimited = false;
-  previousError: string | null = null;
-  lastErrorAt: number | null = null;
   unsafeFlags: string[] = [];
   /** After how long without a verification a follower reports its lease holder stalled (ms). */
   leaderStalledAfterMs: number | null = null;
   /** Flag keys of the current definitions (or seen from PostHog in remote mode): metric labels. */
   knownFlagKeys: ReadonlySet<string> = new Set();
-  private currentError: string | null = null;
-  /** When (`performance.now()`) this process saw `verifiedAt` take its current value. */
-  private verifiedSeenAt: number | null = null;
-  private listeners: FlagsEventListener[] = [];
+  private readonly freshness = new DefinitionsFreshness();
+  private readonly errors = new ErrorRecord();
+  private readonly listeners: FlagsEventListener[] = [];
 
   constructor(role: FlagsRole, redis: FlagsStatus['redis']) {
     this.role = role;
@@ -99,7 +95,6 @@ export class FlagsStatusTracker {
     };
   }
 
-  /** A follower whose lease holder has not verified for `leaderStalledAfterMs`. */
   leaderStalled(ageMs = this.ageMs()): boolean {
     return (
       this.role === 'follower' &&
@@ -109,48 +104,60 @@ export class FlagsStatusTracker {
     );
   }
 
-  /** Milliseconds since this process saw the current verification, on its monotonic clock. */
   ageMs(): number | null {
-    return this.verifiedSeenAt === null
-      ? null
-      : Math.max(0, Math.round(performance.now() - this.verifiedSeenAt));
+    return this.freshness.ageMs();
+  }
+
+  get loaded(): boolean {
+    return this.freshness.loaded;
+  }
+
+  set loaded(loaded: boolean) {
+    this.freshness.loaded = loaded;
+  }
+
+  get flagCount(): number {
+    return this.freshness.flagCount;
+  }
+
+  get fetchedAt(): number | null {
+    return this.freshness.fetchedAt;
+  }
+
+  get verifiedAt(): number | null {
+    return this.freshness.verifiedAt;
   }
 
   get lastError(): string | null {
-    return this.currentError;
+    return this.errors.current;
   }
 
-  /** Set by whoever sees a problem, `null` on recovery; the last problem is kept with its time. */
   set lastError(error: string | null) {
-    if (error !== null && error !== this.currentError) {
-      this.previousError = error;
-      this.lastErrorAt = Date.now();
-    }
-    this.currentError = error;
+    this.errors.set(error);
   }
 
-  /**
-   * Definitions are in memory and were confirmed by PostHog at `verifiedAt` (the verifier's wall
-   * clock, shown as is). Age restarts only when that value changes: a verification is news once.
-   */
+  get previousError(): string | null {
+    return this.errors.previous;
+  }
+
+  get lastErrorAt(): number | null {
+    return this.errors.at;
+  }
+
   markLoaded(flagCount: number, fetchedAt: number | null, verifiedAt: number | null): void {
-    this.loaded = true;
-    this.flagCount = flagCount;
-    if (fetchedAt !== null) this.fetchedAt = fetchedAt;
-    if (verifiedAt !== null) this.markVerified(verifiedAt);
+    this.freshness.markLoaded(flagCount, fetchedAt, verifiedAt);
   }
 
   markVerified(at: number): void {
-    if (at === this.verifiedAt && this.verifiedSeenAt !== null) return;
-    this.verifiedAt = at;
-    this.verifiedSeenAt = performance.now();
+    this.freshness.markVerified(at);
   }
 
   /** Subscribes to counters (metrics). Nothing is computed for events while nobody listens. */
   onEvent(listener: FlagsEventListener): () => void {
     this.listeners.push(listener);
     return () => {
-      this.listeners = this.listeners.filter((l) => l !== listener);
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
     };
   }
 
