@@ -21,6 +21,7 @@ export const FLAGS_COMMANDS = {
     'hget',
     'hset',
     'del',
+    'type',
     'publish',
     'time',
   ],

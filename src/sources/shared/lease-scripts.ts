@@ -23,6 +23,9 @@ export const ACQUIRE_OR_RENEW = `
 ${REDIS_NOW_MS}
 local backoffUntil = tonumber(redis.call('HGET', KEYS[3], 'bu') or '0') or 0
 local backoffRemaining = math.max(0, backoffUntil - nowMs)
+-- A lease of another type (someone wrote a hash or a list there) is junk: removed, the lease is free.
+local leaseType = redis.call('TYPE', KEYS[1])['ok']
+if leaseType ~= 'none' and leaseType ~= 'string' then redis.call('DEL', KEYS[1]) end
 local holder = redis.call('GET', KEYS[1])
 -- A value no process could hold (no expiry, or far longer than any token) is junk: the lease is free.
 if holder and holder ~= ARGV[1] and (redis.call('PTTL', KEYS[1]) < 0 or string.len(holder) > 256) then
