@@ -45,6 +45,11 @@ export function encodeEnvelope(
   return { hash, json, compressed: Buffer.concat([Buffer.from(header, 'latin1'), body]) };
 }
 
+/** The content hash alone, for a process that adopts definitions but writes no copy (standalone). */
+export function definitionsHash(data: FlagDefinitionCacheData): string {
+  return contentHash(JSON.stringify(data));
+}
+
 /** The content hash a compressed copy's header names (undefined when it has no such header). */
 export function announcedHash(stored: Buffer): string | undefined {
   return headerOf(stored)?.[1];

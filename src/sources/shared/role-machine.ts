@@ -7,7 +7,7 @@ import {
 } from '../../flags-status.js';
 import type { Redactor } from '../../redact.js';
 import { backoffDelayMs, callsForBackoff, type BackoffPolicy } from '../fetch-backoff.js';
-import { encodeEnvelope } from './definitions-envelope.js';
+import { definitionsHash, encodeEnvelope } from './definitions-envelope.js';
 import type { LeaseProtocol, SharedMeta } from './lease-protocol.js';
 import type { RedisContentWarnings } from './redis-content-warnings.js';
 import { newLeader, transition, type Role, type RoleKind } from './role.js';
@@ -153,7 +153,9 @@ export class RoleMachine {
     if (role.kind === 'leader') this.to({ ...role, failures: 0, awaitingBody: false });
     if (role.kind === 'standalone') this.to({ kind: 'standalone', failures: 0, retryAt: 0 });
     const now = Date.now();
-    const { hash, json, compressed } = encodeEnvelope(data, now);
+    // Only a leader writes copies: a standalone process needs the hash, not a brotli encode.
+    const copies = this.role.kind === 'leader' && !this.stopped ? encodeEnvelope(data, now) : null;
+    const hash = copies?.hash ?? definitionsHash(data);
     // posthog-node already swapped its definitions (also while leaving: the app still serves), so
     // the evaluator's screens must see them; memoized results stay valid if nothing changed.
     this.o.reader.adopt(hash, data);
@@ -161,9 +163,9 @@ export class RoleMachine {
     this.o.status.markLoaded(data.flags.length, now, now);
     this.o.status.quotaLimited = false;
     this.o.status.lastError = null;
-    if (this.role.kind !== 'leader') return;
+    if (this.role.kind !== 'leader' || !copies) return;
     try {
-      if (!(await this.writes.write({ json, compressed }, hash, now))) {
+      if (!(await this.writes.write(copies, hash, now))) {
         this.becomeFollower();
         this.o.logger.warn('Lost the definitions lease before writing: the write was fenced off');
         return;
