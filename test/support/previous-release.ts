@@ -5,7 +5,15 @@
  * node_modules, which tsc would not emit, nor in the project, where jest would find its specs).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -23,7 +31,11 @@ const PATHS = ['src', 'test/app', 'test/support', 'tsconfig.json', 'package.json
 export function previousReleaseWorker(root = process.cwd()): string {
   const dir = join(tmpdir(), `nestjs-posthog-flags-previous-${PREVIOUS_RELEASE_COMMIT}`);
   const entry = join(dir, '.build/test/support/worker.js');
-  if (existsSync(entry)) return entry;
+  if (existsSync(entry)) {
+    // The build outlives the clone that made it: its dependencies are this clone's.
+    linkDependencies(dir, root);
+    return entry;
+  }
   const building = `${dir}.${process.pid}`;
   rmSync(building, { recursive: true, force: true });
   mkdirSync(building, { recursive: true });
@@ -44,7 +56,7 @@ export function previousReleaseWorker(root = process.cwd()): string {
     }
     execFileSync('tar', ['-xf', tar, '-C', building]);
     // Its dependencies are ours (same lockfile then): the old code runs on the same libraries.
-    symlinkSync(join(root, 'node_modules'), join(building, 'node_modules'), 'dir');
+    linkDependencies(building, root);
     writeFileSync(
       join(building, 'tsconfig.worker.json'),
       JSON.stringify({
@@ -66,4 +78,18 @@ export function previousReleaseWorker(root = process.cwd()): string {
     throw error;
   }
   return entry;
+}
+
+/** Points `dir/node_modules` at `root`'s (the old code runs on the same libraries). */
+function linkDependencies(dir: string, root: string): void {
+  const link = join(dir, 'node_modules');
+  const target = join(root, 'node_modules');
+  if (existsSync(link) && readlinkSync(link) === target) return;
+  rmSync(link, { force: true });
+  try {
+    symlinkSync(target, link, 'dir');
+  } catch (error) {
+    // Another spec relinked it at the same moment: fine if it points here too.
+    if (readlinkSync(link) !== target) throw error;
+  }
 }
