@@ -3,34 +3,14 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TABLE_HEADER, type FigureRow } from './bench/results.js';
+import { FIGURE_ORDER } from './bench/figure-ids.js';
 
 // Keeps `npm run bench` from rotting: the quick run must finish, print every figure and write
 // numbers for each. Whether goals are met is the bench's business, not this test's.
 const ROOT = process.cwd();
 const RUN = join(ROOT, '.build/test/bench/run.js');
 const RESULTS = join(ROOT, 'bench-results-quick.json');
-const FIGURES = [
-  '1',
-  '2',
-  '3',
-  '4',
-  '5',
-  '5a',
-  '5b',
-  '5c',
-  '5d',
-  '5e',
-  '6',
-  '6a',
-  '7',
-  '8',
-  'codec',
-  '9',
-  '9a',
-  '9b',
-  '10',
-  'micro',
-];
+const FIGURES = FIGURE_ORDER;
 // The change fan-out (8) adds two small fleets, one of the previous release (compiled once).
 const RUN_TIMEOUT_MS = 240_000;
 

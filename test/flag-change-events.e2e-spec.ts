@@ -5,6 +5,7 @@ import type { ProbeRecord } from './support/change-probe.module.js';
 import { FakePostHog, booleanFlag } from './support/fake-posthog.js';
 import { RedisServer } from './support/redis-server.js';
 import { WorkerProcess } from './support/worker-process.js';
+import { percentile } from './support/stats.js';
 
 const INTERVAL_MS = 200;
 const ROUNDS = 25;
@@ -19,10 +20,6 @@ const definitions = (checkoutRollout: number, shippingRollout = 50) => ({
 
 type Rollout = { filters: { groups: Array<{ rollout_percentage: number }> } } | undefined;
 const rolloutOf = (flag: unknown) => (flag as Rollout)?.filters.groups[0].rollout_percentage;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 // Three shared processes (one leads, two follow) and a reader (no secret: it only reads Redis).
 describe('@OnFlagChange in 4 real processes sharing one Redis', () => {

@@ -8,6 +8,7 @@ import type { INestApplication, LoggerService } from '@nestjs/common';
 import request from 'supertest';
 import { createApp } from './app/create-app.js';
 import { BlackHoleServer } from './support/black-hole-server.js';
+import { percentile } from './support/stats.js';
 
 const logs: string[] = [];
 const logger: LoggerService = {
@@ -15,11 +16,6 @@ const logger: LoggerService = {
   warn: (message: unknown) => logs.push(String(message)),
   error: (message: unknown) => logs.push(String(message)),
 };
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 async function gatedRequest(
   app: INestApplication,

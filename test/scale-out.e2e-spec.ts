@@ -5,16 +5,12 @@ import type { PostHogFlagsModuleOptions } from '../src/index.js';
 import { FakePostHog, booleanFlag, manyFlags } from './support/fake-posthog.js';
 import { RedisServer } from './support/redis-server.js';
 import { WorkerProcess } from './support/worker-process.js';
+import { percentile } from './support/stats.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const checkout = (rollout: number) => ({
   flags: [booleanFlag('new-checkout', { rolloutPercentage: rollout })],
 });
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 describe('instant propagation', () => {
   let fake: FakePostHog;

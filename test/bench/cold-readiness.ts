@@ -8,6 +8,7 @@ import { jsonOf, sleep } from './http-probe.js';
 import type { LightWorkerConfig } from './light-worker.js';
 import type { SdkWorkerConfig } from './sdk-worker.js';
 import { fmt, round, type FigureRow } from './results.js';
+import { median } from '../support/stats.js';
 
 export interface ColdReadiness {
   processes: number;
@@ -17,8 +18,6 @@ export interface ColdReadiness {
   /** Per repeat, module ÷ alone. */
   ratios: number[];
 }
-
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * Figure 6a: a cold fleet's readiness, this module ÷ posthog-node alone, in the same bare process

@@ -5,6 +5,7 @@ import type { BenchConfig } from './config.js';
 import { PROJECT_API_KEY, SECRET_KEY } from './config.js';
 import { sleep } from './http-probe.js';
 import { round, type FigureRow } from './results.js';
+import { median } from '../support/stats.js';
 
 export interface FollowerCpuResult {
   flags: number;
@@ -17,8 +18,6 @@ export interface FollowerCpuResult {
 }
 
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1_000;
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 /**
  * Figure 10: CPU a follower spends per interval while 8,000 flags (1,000 in a quick run) stay unchanged (one meta read,
  * nothing handed to posthog-node), beside an idle app of the same build with no flags to follow.

@@ -1,3 +1,4 @@
+export { percentile } from '../support/stats.js';
 /** A goal: the headline value compared with a target. */
 export interface Goal {
   op: '<=' | '>=';
@@ -55,13 +56,6 @@ export function markdownTable(rows: readonly FigureRow[]): string {
     );
   }
   return lines.join('\n');
-}
-
-/** Nearest-rank percentile of finite numbers (0 for none). */
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = values.filter(Number.isFinite).toSorted((a, b) => a - b);
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 export function round(value: number, digits = 2): number {

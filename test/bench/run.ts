@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchConfig, type BenchConfig } from './config.js';
+import { FIGURE_ORDER } from './figure-ids.js';
 import { runFleetBench } from './fleet-bench.js';
 import { fleetRows } from './fleet-rows.js';
 import { bytesRows, runFollowerBytes } from './follower-bytes.js';
@@ -100,28 +101,7 @@ const SECTIONS: Section[] = [
   },
 ];
 
-const ORDER = [
-  '1',
-  '2',
-  '3',
-  '4',
-  '5',
-  '5a',
-  '5b',
-  '5c',
-  '5d',
-  '5e',
-  '6',
-  '6a',
-  '7',
-  '8',
-  'codec',
-  '9',
-  '9a',
-  '9b',
-  '10',
-  'micro',
-];
+const order = (id: string): number => (FIGURE_ORDER as readonly string[]).indexOf(id);
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
@@ -165,7 +145,7 @@ async function main(): Promise<number> {
     }
     log(`${section.name} done in ${((performance.now() - sectionStart) / 1000).toFixed(1)} s`);
   }
-  rows.sort((a, b) => ORDER.indexOf(a.id) - ORDER.indexOf(b.id));
+  rows.sort((a, b) => order(a.id) - order(b.id));
   const durationMs = Date.now() - started.getTime();
 
   const missed = rows.filter((r) => r.pass === false && !r.baseline);

@@ -9,6 +9,7 @@ import { GATE_FLAG, PROJECT_API_KEY, SECRET_KEY } from './config.js';
 import { sleep } from './http-probe.js';
 import type { LightWorkerConfig } from './light-worker.js';
 import { fmt, round, type FigureRow } from './results.js';
+import { percentile } from '../support/stats.js';
 
 export interface ScaleResult {
   processes: number;
@@ -27,11 +28,6 @@ export interface ScaleResult {
 const definitionsWith = (marker: number) => ({
   flags: [booleanFlag(GATE_FLAG), booleanFlag(`marker-${marker}`), ...manyFlags(20)],
 });
-
-const percentile = (xs: readonly number[], p: number) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-};
 
 /**
  * Figure 9: a fleet of light processes (this module's cache and posthog-node, no Nest app) on one
@@ -93,9 +89,7 @@ export async function runScaleFleet(config: BenchConfig): Promise<ScaleResult> {
     for (let change = 1; change <= config.scaleChanges; change++) {
       noticeAt = 0;
       const marker = `marker-${change}`;
-      const served = workers.map((w) =>
-        waitForServing(w, marker, 20 * intervalMs + 10_000).then((at) => at),
-      );
+      const served = workers.map((w) => waitForServing(w, marker, 20 * intervalMs + 10_000));
       fake.setDefinitions(definitionsWith(change));
       const times = await Promise.all(served);
       const since = times.map((at) => at - noticeAt);

@@ -200,12 +200,16 @@ export class LeaseProtocol {
     return copy === 'compressed' ? this.keys.definitionsCompressed : this.keys.definitions;
   }
 
-  async definitionsExist(): Promise<boolean> {
-    return (await this.command(this.redis.exists(this.keys.definitions), 'exists')) === 1;
+  definitionsExist(): Promise<boolean> {
+    return this.exists(this.keys.definitions);
   }
 
-  async leaseHeld(): Promise<boolean> {
-    return (await this.command(this.redis.exists(this.keys.lease), 'exists')) === 1;
+  leaseHeld(): Promise<boolean> {
+    return this.exists(this.keys.lease);
+  }
+
+  private async exists(key: string): Promise<boolean> {
+    return (await this.command(this.redis.exists(key), 'exists')) === 1;
   }
 
   private command<T>(promise: Promise<T>, what: string): Promise<T> {

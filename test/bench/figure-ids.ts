@@ -1,0 +1,23 @@
+/** Every figure id of the bench, in the order the table prints them. */
+export const FIGURE_ORDER = [
+  '1',
+  '2',
+  '3',
+  '4',
+  '5',
+  '5a',
+  '5b',
+  '5c',
+  '5d',
+  '5e',
+  '6',
+  '6a',
+  '7',
+  '8',
+  'codec',
+  '9',
+  '9a',
+  '9b',
+  '10',
+  'micro',
+] as const;
