@@ -142,7 +142,7 @@ describe('the ACL on Redis Cluster and Sentinel', () => {
     beforeAll(async () => {
       cluster = await RedisClusterServers.start();
       ports = cluster.nodes.map((n) => n.port);
-    });
+    }, 120_000); // up to three tries at forming the cluster
     afterAll(async () => {
       await cluster?.stop();
     });

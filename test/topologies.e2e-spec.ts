@@ -65,10 +65,10 @@ describe(`Redis Cluster (3 masters, client: ${kind})`, () => {
     fake = await FakePostHog.start({ definitions: checkout(0) });
     cluster = await RedisClusterServers.start();
     nodes = cluster.servers.map((s) => ({ host: s.host, port: s.port }));
-  });
+  }, 120_000); // up to three tries at forming the cluster
   afterAll(async () => {
     await fake.close();
-    await cluster.stop();
+    await cluster?.stop();
   });
 
   it('elects one leader, shares definitions, and carries a change through pub/sub', async () => {

@@ -4,13 +4,30 @@ import { freePort, isPortFree } from './free-port.js';
 import { RedisServer, sleep } from './redis-server.js';
 
 const REDIS_CLI = process.env.REDIS_CLI_BIN ?? 'redis-cli';
-const READY_TIMEOUT_MS = 10_000;
+const READY_TIMEOUT_MS = 15_000;
 
 /** Three cluster masters (no replicas) on 127.0.0.1, all 16384 slots assigned. */
 export class RedisClusterServers {
   private constructor(readonly servers: RedisServer[]) {}
 
-  static async start(): Promise<RedisClusterServers> {
+  /**
+   * Fresh nodes on each try: on a loaded machine `redis-cli --cluster create` has been seen to wait
+   * past its timeout for the nodes to join (once in a CI run); new nodes on new ports then join.
+   */
+  static async start(attempts = 3): Promise<RedisClusterServers> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await RedisClusterServers.startOnce();
+      } catch (error) {
+        if (attempt >= attempts) throw error;
+        process.stderr.write(
+          `cluster start, try ${attempt} of ${attempts} failed: ${String(error)}\n`,
+        );
+      }
+    }
+  }
+
+  private static async startOnce(): Promise<RedisClusterServers> {
     const servers: RedisServer[] = [];
     const cluster = new RedisClusterServers(servers);
     try {

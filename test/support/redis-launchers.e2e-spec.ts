@@ -149,10 +149,10 @@ describe('RedisClusterServers', () => {
     redis = new Cluster(cluster.nodes);
     redis.on('error', () => undefined);
     clients.push(redis);
-  });
+  }, 120_000); // up to three tries at forming the cluster
   afterAll(async () => {
     closeClients();
-    await cluster.stop();
+    await cluster?.stop();
   });
 
   it('spreads keys over all three masters', async () => {
