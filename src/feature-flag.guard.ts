@@ -26,14 +26,14 @@ export class FeatureFlagGuard implements CanActivate {
     if (route.requirements.length === 0) return true;
     const request = this.getRequest(context);
     // Class- and handler-level @FeatureFlag (or an app-wide guard too) share one decision per call.
-    if (this.passedBefore(type, request, context)) return true;
+    if (this.passedBefore(type, route, request, context)) return true;
 
     const skip = this.shouldSkip(context);
-    if (skip === true) return this.pass(type, request, context, undefined);
+    if (skip === true) return this.pass(type, route, request, context, undefined);
     if (skip !== false) {
       return skip.then((skipped) =>
         skipped
-          ? this.pass(type, request, context, undefined)
+          ? this.pass(type, route, request, context, undefined)
           : this.checkWhenReady(type, route, request, context),
       );
     }
@@ -157,23 +157,35 @@ export class FeatureFlagGuard implements CanActivate {
       this.gate.record(requirement.key, passes);
       if (!passes) this.onDenied(requirement.key, snapshot.distinctId, request, context);
     }
-    return this.pass(context.getType<string>(), request, context, snapshot);
+    return this.pass(context.getType<string>(), route, request, context, snapshot);
   }
 
-  /** Remembers a pass for this call only: the HTTP request (one call), else the call's context. */
+  /**
+   * Remembers a pass for this call only. An HTTP request is one call: it keeps the snapshot for
+   * the handler's `@FlagValue()` parameters, and nothing on routes without them (a second flag
+   * guard there decides again, from the memo). Other transports mark the call's context.
+   */
   private pass(
     type: string,
+    route: RouteRequirements,
     request: any,
     context: ExecutionContext,
     snapshot: FeatureFlagsSnapshot | undefined,
   ): true {
-    if (type === 'http') setRequestFlags(request, { snapshot, decidedFor: context.getHandler() });
-    else this.gate.markPassed(context);
+    if (type !== 'http') this.gate.markPassed(context);
+    else if (route.readsFlags) {
+      setRequestFlags(request, { snapshot, decidedFor: context.getHandler() });
+    }
     return true;
   }
 
-  private passedBefore(type: string, request: any, context: ExecutionContext): boolean {
-    if (type === 'http') return requestFlagsOf(request)?.decidedFor === context.getHandler();
-    return this.gate.hasPassed(context);
+  private passedBefore(
+    type: string,
+    route: RouteRequirements,
+    request: any,
+    context: ExecutionContext,
+  ): boolean {
+    if (type !== 'http') return this.gate.hasPassed(context);
+    return route.readsFlags && requestFlagsOf(request)?.decidedFor === context.getHandler();
   }
 }

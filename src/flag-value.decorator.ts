@@ -9,6 +9,7 @@ import type { FeatureFlagKey } from './feature-flag-keys.js';
 import { FeatureFlagGuard } from './feature-flag.guard.js';
 import { resolveAppGuard } from './gate/app-guard.js';
 import { FeatureFlagGate } from './gate/feature-flag-gate.js';
+import { READS_FLAGS_METADATA } from './posthog-flags.internal-constants.js';
 
 export interface FlagValueOptions {
   /** Return the flag's JSON payload instead of its value. */
@@ -67,10 +68,23 @@ export class FlagParameterPipe implements PipeTransform<FlagParameter> {
  * checkout(@FlagValue('pricing') variant: string | boolean) {}
  */
 export function FlagValue(key: FeatureFlagKey, options: FlagValueOptions = {}): ParameterDecorator {
-  return flagParameter({ key, payload: options.payload }, FlagParameterPipe);
+  return readsFlags(flagParameter({ key, payload: options.payload }, FlagParameterPipe));
 }
 
 /** The caller's `FeatureFlagsSnapshot`: the guard's, or every flag evaluated (undefined without a user). */
 export function Flags(): ParameterDecorator {
-  return flagParameter({}, FlagParameterPipe);
+  return readsFlags(flagParameter({}, FlagParameterPipe));
+}
+
+/**
+ * Marks the handler so that its guard keeps the snapshot it decided with: the parameter then
+ * reads what the guard saw, even if the definitions change in between. Elsewhere the guard keeps
+ * nothing per request (a WeakMap entry per request measured ~1 µs, a third of the guard's cost).
+ */
+function readsFlags(parameter: ParameterDecorator): ParameterDecorator {
+  return (target, propertyKey, index) => {
+    const handler: unknown = propertyKey === undefined ? undefined : target[propertyKey as never];
+    if (typeof handler === 'function') Reflect.defineMetadata(READS_FLAGS_METADATA, true, handler);
+    parameter(target, propertyKey, index);
+  };
 }

@@ -7,6 +7,8 @@ export const DEFINITIONS_SOURCE = Symbol.for('nestjs-posthog-flags:definitions-s
 
 export const FEATURE_FLAG_METADATA = 'nestjs-posthog-flags:feature-flags';
 export const SKIP_FEATURE_FLAG_METADATA = 'nestjs-posthog-flags:skip';
+/** On a handler with `@FlagValue()` / `@Flags()` parameters: the guard keeps its decision for them. */
+export const READS_FLAGS_METADATA = 'nestjs-posthog-flags:reads-flags';
 
 export const DEFAULT_KEY_PREFIX = 'posthog:flags';
 export const DEFAULT_HOST = 'https://us.i.posthog.com';

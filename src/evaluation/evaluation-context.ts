@@ -33,9 +33,19 @@ export function stableJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? '';
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value instanceof Date) return JSON.stringify(value);
-  const entries = Object.keys(value)
-    .sort()
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  // The guard builds this on every request: no sort (nor copies) when the keys come in order.
+  if (!isSorted(keys)) keys.sort();
+  const entries: string[] = [];
+  for (const key of keys) {
+    const item = record[key];
+    if (item !== undefined) entries.push(`${JSON.stringify(key)}:${stableJson(item)}`);
+  }
   return `{${entries.join(',')}}`;
+}
+
+function isSorted(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1] > keys[i]) return false;
+  return true;
 }

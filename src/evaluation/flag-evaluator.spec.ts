@@ -71,6 +71,35 @@ describe('FlagEvaluator memo (real posthog-node engine, offline definitions)', (
     }
   });
 
+  it('evaluates once for calls of one caller that arrive together', async () => {
+    const before = evaluator.sdkEvaluations;
+    const together = await Promise.all(
+      Array.from({ length: 20 }, () => evaluator.evaluate('u5', undefined, ['plain'])),
+    );
+    expect(together.every((snapshot) => snapshot.isEnabled('plain'))).toBe(true);
+    expect(evaluator.sdkEvaluations - before).toBe(1);
+    // Other callers (or other properties) are never answered with this caller's result.
+    const others = await Promise.all([
+      evaluator.evaluate('u6', undefined, ['plain']),
+      evaluator.evaluate('u6', { personProperties: { plan: 'pro' } }, ['plain']),
+      evaluator.evaluate('u5', undefined, ['plain']),
+    ]);
+    expect(others.map((snapshot) => snapshot.distinctId)).toEqual(['u6', 'u6', 'u5']);
+    expect(evaluator.sdkEvaluations - before).toBe(3);
+  });
+
+  it('a call after the definitions changed never joins an evaluation of the old ones', async () => {
+    const before = evaluator.sdkEvaluations;
+    const old = evaluator.evaluate('u7', undefined, ['plain']);
+    await app.get(PostHogFlagsTesting).setFlags({ plain: false });
+    const fresh = await evaluator.evaluate('u7', undefined, ['plain']);
+    expect(fresh.isEnabled('plain')).toBe(false);
+    await old;
+    expect(evaluator.sdkEvaluations - before).toBe(2);
+    await app.get(PostHogFlagsTesting).reset();
+    await new Promise((resolve) => setImmediate(resolve)); // the generation bump that follows a load
+  });
+
   it('drops every memoized result when the definitions change', async () => {
     await evaluator.evaluate('u4', undefined, ['plain']);
     expect(evaluator.peek('u4', undefined, ['plain'])).toBeDefined();

@@ -46,6 +46,11 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
   sdkEvaluations = 0;
   private readonly logger = new Logger('PostHogFlags');
   private readonly memo: EvaluationMemo;
+  /** SDK evaluations under way, by memo key: later callers of the same key wait for them. */
+  private readonly inFlight = new Map<
+    string,
+    { generation: number; snapshot: Promise<FeatureFlagsSnapshot> }
+  >();
   private readonly warnedUnknown = new Set<string>();
   private readonly unknownFlood = new RateLimitedWarning(this.logger);
   private readonly checker: RegexSafetyChecker;
@@ -97,7 +102,7 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
     rawContext?: FlagEvaluationContext,
     flagKeys?: readonly string[],
   ): Promise<FeatureFlagsSnapshot> {
-    const { options, status, posthog } = this;
+    const { options, status } = this;
     const distinctId = acceptDistinctId(rawDistinctId, options.maxDistinctIdLength);
     if (distinctId === undefined || rawContext === UNRESOLVABLE_CONTEXT) {
       return new FeatureFlagsSnapshot(distinctId ?? '', NOT_READY, false);
@@ -114,6 +119,29 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
     if (options.mode !== 'remote' && !status.loaded) {
       return new FeatureFlagsSnapshot(distinctId, NOT_READY, false, false);
     }
+    // Remote results are never shared: PostHog may answer differently at any moment.
+    if (options.mode === 'remote') return this.evaluateWithSdk(distinctId, context, flagKeys);
+    // Calls for one caller that arrive together (a page's parallel requests, a cold memo under
+    // load) share one SDK evaluation: it costs ~0.5 ms, and each would otherwise run its own.
+    const key = evaluationKey(distinctId, context, flagKeys);
+    const generation = this.generation.value;
+    const pending = this.inFlight.get(key);
+    if (pending?.generation === generation) return pending.snapshot;
+    const snapshot = this.evaluateWithSdk(distinctId, context, flagKeys, key).finally(() => {
+      if (this.inFlight.get(key)?.snapshot === snapshot) this.inFlight.delete(key);
+    });
+    this.inFlight.set(key, { generation, snapshot });
+    return snapshot;
+  }
+
+  /** One `evaluateFlags()` call; its result is memoized under `memoKey` (local modes). */
+  private async evaluateWithSdk(
+    distinctId: string,
+    context: FlagEvaluationContext | undefined,
+    flagKeys: readonly string[] | undefined,
+    memoKey?: string,
+  ): Promise<FeatureFlagsSnapshot> {
+    const { options, status, posthog } = this;
     const generation = this.generation.value;
     const askKeys = this.keysToAsk(flagKeys);
     let record: EvaluationRecord;
@@ -136,14 +164,13 @@ export class FlagEvaluator implements OnApplicationBootstrap, OnApplicationShutd
     // A failed remote call leaves every flag out: it is not unknown (the breaker logs the cause).
     if (options.mode !== 'remote' || status.loaded) this.warnUnknown(flagKeys, record.values);
     if (options.mode === 'remote') this.learnRemoteKeys(record.values);
-    // Remote results are never memoized: PostHog may answer differently at any moment.
-    if (options.mode !== 'remote' && generation === this.generation.value) {
+    if (memoKey !== undefined && generation === this.generation.value) {
       const timeDependent = this.generation.timeDependentKeys;
       const expires =
         timeDependent.size > 0 &&
         (flagKeys ?? Object.keys(record.values)).some((k) => timeDependent.has(k));
       const expiresAt = expires ? Date.now() + TIME_DEPENDENT_MEMO_MS : Number.POSITIVE_INFINITY;
-      this.memo.set(evaluationKey(distinctId, context, flagKeys), record, generation, expiresAt);
+      this.memo.set(memoKey, record, generation, expiresAt);
     }
     return new FeatureFlagsSnapshot(distinctId, record, this.sendEvents);
   }

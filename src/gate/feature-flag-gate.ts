@@ -9,6 +9,7 @@ import { FlagsStatusTracker } from '../flags-status.js';
 import type { ResolvedPostHogFlagsOptions } from '../posthog-flags-options.resolve.js';
 import {
   FEATURE_FLAG_METADATA,
+  READS_FLAGS_METADATA,
   RESOLVED_OPTIONS,
   SKIP_FEATURE_FLAG_METADATA,
 } from '../posthog-flags.internal-constants.js';
@@ -19,6 +20,8 @@ export interface RouteRequirements {
   readonly requirements: readonly FeatureFlagRequirement[];
   /** Sorted keys: one memo entry serves every route needing the same flags. */
   readonly keys: readonly string[];
+  /** The handler has `@FlagValue()` / `@Flags()` parameters: a pass keeps its snapshot for them. */
+  readonly readsFlags: boolean;
 }
 
 /**
@@ -29,7 +32,10 @@ export interface RouteRequirements {
 export class FeatureFlagGate {
   /** Requirements per handler and controller (an inherited handler may sit under several). */
   private readonly routes = new WeakMap<Function, WeakMap<Function, RouteRequirements>>();
-  /** Calls (one ExecutionContext each) a guard already let through: later guards of it pass. */
+  /**
+   * Calls (one ExecutionContext each, shared by all guards of the call) a guard already let
+   * through on a transport whose request outlives the call: later guards of it pass.
+   */
   private readonly passedCalls = new WeakSet<ExecutionContext>();
   /** Per context type: an app may gate sockets and messages with different subclasses. */
   private readonly observed: Record<string, object | undefined> = {};
@@ -58,7 +64,11 @@ export class FeatureFlagGate {
     for (const requirement of [...fromClass, ...fromHandler])
       byKey.set(requirement.key, requirement);
     const requirements = [...byKey.values()];
-    const route = { requirements, keys: requirements.map((r) => r.key).sort() };
+    const route = {
+      requirements,
+      keys: requirements.map((r) => r.key).sort(),
+      readsFlags: this.reflector.get<boolean>(READS_FLAGS_METADATA, handler) === true,
+    };
     if (!byController) this.routes.set(handler, (byController = new WeakMap()));
     byController.set(controller, route);
     return route;
