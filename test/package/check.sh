@@ -210,6 +210,9 @@ consumer() {
     node -e "$load.then((m) => process.exit(typeof m.PostHogFlagsProvider === 'function' ? 0 : 1))" ||
       fail "$name: nestjs-posthog-flags/openfeature does not load"
   fi
+  # The cache subpath loads without Nest (a resolve hook refuses every @nestjs/* import).
+  node --import "$root/test/package/refuse-nest.mjs" -e "import('nestjs-posthog-flags/cache').then((m) => process.exit(typeof m.RedisFlagDefinitionCache === 'function' ? 0 : 1))" ||
+    fail "$name: nestjs-posthog-flags/cache does not load without Nest"
   if [ "$name" = consumer-nest11-cjs ]; then
     # Proves this consumer really goes through require(esm), not a transpiled import().
     grep -q 'require("nestjs-posthog-flags")' dist/app.module.js || fail "$name: output is not CommonJS"

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { consoleCacheLogger, type CacheLogger } from './console-logger.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FlagDefinitionCacheData, FlagDefinitionCacheProvider, PostHog } from 'posthog-node';
@@ -56,7 +56,8 @@ export interface RedisFlagDefinitionCacheOptions {
   generation?: DefinitionsGeneration;
   /** Strings never to log (the secret key). */
   secrets?: string[];
-  logger?: Pick<Logger, 'log' | 'warn' | 'error'>;
+  /** Default: console lines prefixed `[PostHogFlags]` (the module passes Nest's `Logger`). */
+  logger?: CacheLogger;
 }
 
 /** posthog-node's default 10 s request timeout, and some. */
@@ -93,7 +94,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
   private readonly changes?: ChangeSubscription;
   private readonly pollingIntervalMs: number;
   private readonly commandTimeoutMs: number;
-  private readonly logger: Pick<Logger, 'log' | 'warn' | 'error'>;
+  private readonly logger: CacheLogger;
 
   private readonly schedule: SharedSchedule;
 
@@ -110,7 +111,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     this.status =
       options.status ?? new FlagsStatusTracker(canFetch ? 'follower' : 'reader', 'ready');
     this.generation = options.generation ?? new DefinitionsGeneration();
-    this.logger = options.logger ?? new Logger('PostHogFlags');
+    this.logger = options.logger ?? consoleCacheLogger;
     // A follower reports its lease holder stalled after this long without a verification.
     this.status.leaderStalledAfterMs = STALLED_LEADER_LEASE_TTLS * leaseTtlMs;
     const warnings = new RedisContentWarnings(this.logger);
