@@ -47,7 +47,7 @@ describe('fault injection: fleet start and shutdown', () => {
   let client: Redis;
   let monitor: RedisMonitor | undefined;
   let proxy: HoldingProxy | undefined;
-  const keys = secretKeys('fleet', FLEET_SIZE + 9);
+  const keys = secretKeys('fleet', FLEET_SIZE + 13);
 
   beforeAll(async () => {
     ({ fake, redis, client } = await startFaultServers(keys));
@@ -159,6 +159,45 @@ describe('fault injection: fleet start and shutdown', () => {
     expect(takeoverFetchMs).toBeLessThan(coldLeaseTtlMs + 2_000);
     expect(allReady.value.filter((s) => s.role === 'leader')).toHaveLength(1);
     await Promise.all(rest.map((w) => w.worker.stop()));
+  }, 60_000);
+
+  it('case 12c: a first fetch slower than a short lease TTL — the first leader keeps its lease through it, still one fetch for the fleet', async () => {
+    const prefix = 'faults-c12c';
+    const leaseTtlMs = 600;
+    const firstFetchMs = 2_500; // four lease TTLs: once, the lease lapsed and others fetched too
+    fake.setFault({ kind: 'delay', ms: firstFetchMs }, { times: 1 });
+    const since = Date.now();
+    const fleet = await startFleet(
+      'c12c',
+      keys.slice(FLEET_SIZE + 9, FLEET_SIZE + 13),
+      fleetOptions(fake, redis.url, prefix, {
+        pollingIntervalMs: 200,
+        leaseTtlMs,
+        startupTimeoutMs: 500,
+      }),
+    );
+    const allReady = await waitUntil(
+      async () => {
+        const statuses = await statusesOf(fleet);
+        return statuses.every((s) => s.ready && s.flagCount === 2) ? statuses : undefined;
+      },
+      { timeoutMs: firstFetchMs + 10_000, what: 'the fleet ready' },
+    );
+    const readyAt = Date.now();
+    const fetchesUntilReady = definitionsRequestsOf(fake, fleet, since).filter(
+      (r) => r.at <= readyAt,
+    );
+    record('12c', 'a first fetch slower than a short lease TTL', {
+      leaseTtlMs,
+      firstFetchMs,
+      readyMs: readyAt - since,
+      fetchesUntilReady: fetchesUntilReady.length,
+      processesThatFetched: new Set(fetchesUntilReady.map((r) => r.authorization)).size,
+      leaders: allReady.value.filter((s) => s.role === 'leader').length,
+    });
+    expect(fetchesUntilReady).toHaveLength(1);
+    expect(allReady.value.filter((s) => s.role === 'leader')).toHaveLength(1);
+    await Promise.all(fleet.map((w) => w.worker.stop()));
   }, 60_000);
 
   /**

@@ -101,7 +101,7 @@ describe('hostile Redis: junk in the lease key', () => {
         ready: statuses.map((s) => s.ready),
       };
       console.log(`junk lease (${what}): ${JSON.stringify(figures)}`);
-      record('H3', `Junk lease: ${what}`, figures);
+      record('H13', `Junk lease: ${what}`, figures);
       expect(leader.value).toBeDefined();
       expect(repaired.ms).toBeLessThanOrEqual(LEASE_TTL_MS + INTERVAL_MS);
       expect(fetches / windowIntervals).toBeLessThanOrEqual(1.3);

@@ -102,6 +102,16 @@ if was == false or was == '0' then redis.call('PUBLISH', ARGV[3], '${QUOTA_NOTIC
 return 1
 `;
 
+/** KEYS: lease, definitions. ARGV: token, lease TTL, cold lease TTL. Extends our own lease only
+ * (never takes a free one): a leader keeps it while its fetch is in flight. */
+export const EXTEND = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local ttl = ARGV[2]
+if redis.call('EXISTS', KEYS[2]) == 0 then ttl = ARGV[3] end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+`;
+
 /** KEYS: lease. ARGV: token, channel. Compare-and-delete: never removes another process's lease.
  * Announces the release, so followers try for the lease on their next poll. */
 export const RELEASE = `

@@ -145,6 +145,7 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       instanceId: this.instanceId,
       canFetch,
       leaseTtlMs,
+      firstLoadMs: options.coldLeaseTtlMs ?? DEFAULT_COLD_LEASE_TTL_MS,
       leaderMaxFailures: options.leaderMaxFailures ?? 3,
       backoff: backoffPolicy(this.pollingIntervalMs),
       redactor,
