@@ -29,7 +29,7 @@ export function microRows(m: MicroReading): FigureRow[] {
       value: round(m.guardUs, 3),
       unit: 'µs',
       display:
-        `${fmt(m.guardUs, 2)} µs (peek ${fmt(m.peekUs, 2)} µs) vs evaluateFlags(1 key, local) ${fmt(m.sdkUs, 1)} µs ` +
+        `${fmt(m.guardUs, 2)} µs (peek ${fmt(m.peekUs, 2)} µs; on a handler reading @FlagValue ${fmt(m.guardReadingFlagsUs, 2)} µs) vs evaluateFlags(1 key, local) ${fmt(m.sdkUs, 1)} µs ` +
         `= ${fmt(m.sdkUs / Math.max(m.guardUs, 0.001), 0)}× (context build ${fmt(m.contextUs, 2)} µs excluded)`,
       goal: { op: '<=', target: 5, text: '≤ 5 µs' },
       details: { ...m },
