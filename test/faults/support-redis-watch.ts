@@ -7,7 +7,6 @@ import { createConnection, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import {
   ACQUIRE_OR_RENEW,
-  EXTEND,
   FENCED_WRITE,
   RECORD_QUOTA_LIMITED,
   RELEASE,
@@ -20,7 +19,6 @@ const sha = (script: string): string => createHash('sha1').update(script).digest
 /** The lease scripts by SHA (what EVALSHA carries) and by text (EVAL after a NOSCRIPT). */
 const SCRIPTS: Array<[string, string]> = [
   ['acquire', ACQUIRE_OR_RENEW],
-  ['extend', EXTEND],
   ['write', FENCED_WRITE],
   ['verify', VERIFY],
   ['quota', RECORD_QUOTA_LIMITED],
@@ -30,7 +28,7 @@ const SCRIPTS: Array<[string, string]> = [
 export interface MonitoredCommand {
   /** Redis server time, epoch ms. */
   at: number;
-  /** `acquire`, `extend`, `write`, `verify`, `quota`, `release` for the lease scripts, else the command name. */
+  /** `acquire`, `write`, `verify`, `quota`, `release` for the lease scripts, else the command name. */
   name: string;
   args: string[];
 }

@@ -4,7 +4,6 @@ import type { BackoffPolicy } from '../fetch-backoff.js';
 import type { CacheKeys } from './cache-keys.js';
 import {
   ACQUIRE_OR_RENEW,
-  EXTEND,
   FENCED_WRITE,
   RECORD_BACKOFF,
   RECORD_QUOTA_LIMITED,
@@ -72,20 +71,6 @@ export class LeaseProtocol {
       leasePttlMs: typeof pttl === 'number' && pttl > 0 ? pttl : this.leaseTtlMs,
       backoffRemainingMs: typeof backoff === 'number' && backoff > 0 ? backoff : 0,
     };
-  }
-
-  /** Extends the lease if it is still ours; never takes a free one. True when it was ours. */
-  async extend(): Promise<boolean> {
-    const { lease, definitions } = this.keys;
-    const extended = await this.command(
-      this.redis.runScript(
-        EXTEND,
-        [lease, definitions],
-        [this.token, this.leaseTtlMs, this.coldLeaseTtlMs],
-      ),
-      'lease',
-    );
-    return Number(extended) === 1;
   }
 
   /** 0 = fenced off (not our lease), 1 = written, 2 = written and changed (announced). */

@@ -14,9 +14,9 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * metaHash, leasePttl, backoffRemainingMs]: state 2 = acquired a free lease, 1 = renewed our own,
  * 0 = another process holds it (and leasePttl is how long its lease still runs, in ms).
  * backoffRemainingMs: how long the fleet must still leave PostHog alone (0 = not backed off).
- * A lease taken while no shared copy exists runs only coldTtlMs until the first write: followers
- * wait for that copy instead of fetching their own, and a leader that dies before writing holds
- * them up no longer than that. metaHash is '' while the compressed copy does not hold meta's
+ * A lease taken while no shared copy exists runs coldTtlMs until the first write: followers wait
+ * for that copy instead of fetching their own, a leader that dies before writing holds them up no
+ * longer than that, and one whose first fetch is slow keeps the lease without renewing it. metaHash is '' while the compressed copy does not hold meta's
  * content (a previous-release leader wrote the JSON copy alone): a leader of this release is then
  * out of step and rewrites both copies once. */
 export const ACQUIRE_OR_RENEW = `
@@ -99,16 +99,6 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local was = redis.call('HGET', KEYS[2], 'q')
 redis.call('HSET', KEYS[2], 'q', ARGV[2], 'l', ARGV[1])
 if was == false or was == '0' then redis.call('PUBLISH', ARGV[3], '${QUOTA_NOTICE}') end
-return 1
-`;
-
-/** KEYS: lease, definitions. ARGV: token, lease TTL, cold lease TTL. Extends our own lease only
- * (never takes a free one): a leader keeps it while its fetch is in flight. */
-export const EXTEND = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local ttl = ARGV[2]
-if redis.call('EXISTS', KEYS[2]) == 0 then ttl = ARGV[3] end
-redis.call('PEXPIRE', KEYS[1], ttl)
 return 1
 `;
 

@@ -57,6 +57,8 @@ describe('RedisFlagDefinitionCache (real Redis)', () => {
       ...scope,
       pollingIntervalMs: 100,
       leaseTtlMs: 300,
+      // These caches start on an empty Redis: the lease TTL, not the 15 s cold lease, is under test.
+      coldLeaseTtlMs: 300,
       coldStartWaitMs: 50,
       subscriber: false,
       logger: { log() {}, warn() {}, error() {} },

@@ -33,9 +33,10 @@ export interface RedisFlagDefinitionCacheOptions {
   /** Default 3 × `pollingIntervalMs`. */
   leaseTtlMs?: number;
   /**
-   * How long a lease taken while Redis holds no definitions runs until the leader's first write:
-   * how long followers wait for a first leader that died mid-fetch. Keep it above posthog-node's
-   * request timeout. Default min(lease TTL, 15 000).
+   * How long a lease taken while Redis holds no definitions runs until the leader's first write,
+   * whatever the lease TTL: how long followers wait for a first leader that died mid-fetch, and
+   * how long a live one's first fetch may take before others fetch too. Keep it above
+   * posthog-node's request timeout. Default 15 000.
    */
   coldLeaseTtlMs?: number;
   /** Bound of each Redis call. Default 1 000. */
@@ -124,7 +125,9 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       this.instanceId,
       leaseTtlMs,
       this.commandTimeoutMs,
-      Math.min(leaseTtlMs, options.coldLeaseTtlMs ?? DEFAULT_COLD_LEASE_TTL_MS),
+      // Not capped at the lease TTL: a short lease lapsed while a cold fleet booted on busy cores
+      // (a first fetch slower than 3 intervals) and others fetched too, 6 fetches for 16 processes.
+      options.coldLeaseTtlMs ?? DEFAULT_COLD_LEASE_TTL_MS,
     );
     this.reader = new SharedCopyReader({
       lease,
@@ -145,7 +148,6 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
       instanceId: this.instanceId,
       canFetch,
       leaseTtlMs,
-      firstLoadMs: options.coldLeaseTtlMs ?? DEFAULT_COLD_LEASE_TTL_MS,
       leaderMaxFailures: options.leaderMaxFailures ?? 3,
       backoff: backoffPolicy(this.pollingIntervalMs),
       redactor,

@@ -24,8 +24,6 @@ export interface RoleMachineOptions {
   instanceId: string;
   canFetch: boolean;
   leaseTtlMs: number;
-  /** How long a first load may keep the lease alive: posthog-node's request timeout, and some. */
-  firstLoadMs: number;
   leaderMaxFailures: number;
   backoff: BackoffPolicy;
   redactor: Redactor;
@@ -95,31 +93,6 @@ export class RoleMachine {
       () => this.stopped,
     );
     return end === 'leaseFree' && !this.stopped ? this.decide() : 'read';
-  }
-
-  /**
-   * Keeps the lease of a process that leads its first load until that load ends, for at most
-   * `firstLoadMs`. The lease is otherwise renewed once per interval, and a first fetch slower than
-   * a short lease (16 apps booting on 2 cores) let others take the lapsed lease and fetch too: the
-   * bench's cold fleet of 16 made 6 fetches so. A process that dies or freezes stops extending and
-   * loses the lease within a TTL. Later fetches keep the once-per-interval renewal: a leader whose
-   * fetch hangs lets another process try after a lease TTL.
-   */
-  async keepLeaseThroughFirstLoad<T>(work: Promise<T>): Promise<T> {
-    const until = Date.now() + this.o.firstLoadMs;
-    const timer = setInterval(
-      () => {
-        if (Date.now() > until) clearInterval(timer);
-        else if (this.role.kind === 'leader') void this.o.lease.extend().catch(() => undefined);
-      },
-      Math.max(50, Math.floor(this.o.leaseTtlMs / 3)),
-    );
-    timer.unref();
-    try {
-      return await work;
-    } finally {
-      clearInterval(timer);
-    }
   }
 
   /**

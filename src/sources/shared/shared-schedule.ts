@@ -44,8 +44,8 @@ export class SharedSchedule {
     );
     // The client's first load (begun in its constructor) decides as an unbound load would; the
     // schedule owns every load after it. (This reload joins that first load.)
-    void this.machine
-      .keepLeaseThroughFirstLoad(client.reloadFeatureFlags())
+    void client
+      .reloadFeatureFlags()
       .catch(() => undefined)
       .finally(() => {
         this.owningClient = true;
