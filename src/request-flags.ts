@@ -9,8 +9,6 @@ import type { ResolvedPostHogFlagsOptions } from './posthog-flags-options.resolv
 export interface RequestFlags {
   /** Absent when a guard's `shouldSkip` let the request through unevaluated. */
   snapshot?: FeatureFlagsSnapshot;
-  /** The handler a guard let this HTTP request through to (only a pass is remembered). */
-  decidedFor?: Function;
 }
 
 /**

@@ -115,6 +115,7 @@ describe(`Redis Cluster (3 masters, client: ${kind})`, () => {
       redis: appClient?.client ?? client,
       ...scope,
       leaseTtlMs: 300,
+      coldLeaseTtlMs: 300, // an empty Redis: the stale leader's lease must lapse in 300 ms
       subscriber: false as const,
       logger: silent,
     };

@@ -32,10 +32,7 @@ export interface RouteRequirements {
 export class FeatureFlagGate {
   /** Requirements per handler and controller (an inherited handler may sit under several). */
   private readonly routes = new WeakMap<Function, WeakMap<Function, RouteRequirements>>();
-  /**
-   * Calls (one ExecutionContext each, shared by all guards of the call) a guard already let
-   * through on a transport whose request outlives the call: later guards of it pass.
-   */
+  /** Calls (one ExecutionContext each, shared by all guards of the call) a guard let through. */
   private readonly passedCalls = new WeakSet<ExecutionContext>();
   /** Per context type: an app may gate sockets and messages with different subclasses. */
   private readonly observed: Record<string, object | undefined> = {};
@@ -123,7 +120,7 @@ export class FeatureFlagGate {
     return this.options.guard;
   }
 
-  /** Marks a call (not a request or socket: those outlive it) as let through. */
+  /** Marks a call (not a request or socket: a GraphQL context or a socket outlives it) as let through. */
   markPassed(context: ExecutionContext): void {
     this.passedCalls.add(context);
   }
