@@ -200,8 +200,10 @@ export class RedisFlagDefinitionCache implements FlagDefinitionCacheProvider, Fe
     const { intent, owning } = this.schedule;
     if (owning && !intent) return this.reader.current?.data ?? EMPTY_DEFINITIONS;
     const data = await this.reader.read();
-    // Given nothing, posthog-node would fetch although told not to (it never loaded): placeholder.
-    if (!data && owning && !this.status.loaded) return EMPTY_DEFINITIONS;
+    // A bound client asks only after it was told not to fetch; given nothing before its first load
+    // it would fetch anyway (a cold follower's first load that gave up waiting did): a placeholder.
+    // A caller driving the provider itself is told the truth (nothing).
+    if (!data && this.schedule.bound && !this.status.loaded) return EMPTY_DEFINITIONS;
     return data;
   }
 

@@ -31,6 +31,11 @@ export class SharedSchedule {
     return this.owningClient;
   }
 
+  /** A client is bound: its loads are the schedule's, also the first one still under way. */
+  get bound(): boolean {
+    return this.scheduler !== undefined;
+  }
+
   get intent(): 'fetch' | 'read' | undefined {
     return this.loadIntent;
   }
