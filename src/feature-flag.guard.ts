@@ -162,9 +162,9 @@ export class FeatureFlagGuard implements CanActivate {
 
   /**
    * Remembers a pass for this call only, on the call's ExecutionContext, which every guard of the
-   * call shares (a `WeakSet` entry, ~0.2 µs). An HTTP request is one call: on handlers that read
-   * flags it also keeps the snapshot for their `@FlagValue()` parameters (a `WeakMap` entry per
-   * request, ~1.5 µs, which other routes do without).
+   * call shares. An HTTP request is one call: on handlers that read flags it also keeps the
+   * snapshot for their `@FlagValue()` parameters (a `WeakMap` entry per request, ~1.5 µs, which
+   * other routes do without).
    */
   private pass(
     type: string,
