@@ -124,8 +124,8 @@ export class FeatureFlagGate {
   /**
    * Marks a call as let through, on its ExecutionContext: every guard of one call shares that
    * object, and it lives no longer than the call (a GraphQL context or a socket outlives it). A
-   * property, not a WeakSet: a weak collection gaining an entry per request cost the guard ~4 % of
-   * a request's throughput in the bench (its tables grow between full garbage collections).
+   * property, not a weak collection with an entry per request (a WeakMap entry measured ~1.5 µs in
+   * a loop, a WeakSet entry ~0.2 µs; the bench could not tell the WeakSet and the property apart).
    */
   markPassed(context: ExecutionContext): void {
     (context as unknown as Record<symbol, boolean>)[PASSED_CALL] = true;
