@@ -16,7 +16,8 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * backoffRemainingMs: how long the fleet must still leave PostHog alone (0 = not backed off).
  * A lease taken while no shared copy exists runs coldTtlMs until the first write: followers wait
  * for that copy instead of fetching their own, a leader that dies before writing holds them up no
- * longer than that, and one whose first fetch is slow keeps the lease without renewing it. metaHash is '' while the compressed copy does not hold meta's
+ * longer than that, and one whose first fetch is slow keeps the lease without renewing it.
+ * metaHash is '' while the compressed copy does not hold meta's
  * content (a previous-release leader wrote the JSON copy alone): a leader of this release is then
  * out of step and rewrites both copies once. */
 export const ACQUIRE_OR_RENEW = `
