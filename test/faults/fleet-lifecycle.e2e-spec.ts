@@ -134,18 +134,13 @@ describe('fault injection: fleet start and shutdown', () => {
     const killedAt = Date.now();
     await first.worker.kill();
     const rest = fleet.filter((w) => w !== first);
-    const allReady = await waitUntil(
-      async () => {
-        const statuses = await statusesOf(rest);
-        return statuses.every((s) => s.ready && s.flagCount === 2) ? statuses : undefined;
-      },
-      { timeoutMs: coldLeaseTtlMs + 8_000, what: 'the rest ready' },
+    const { allReady, readyAt, fetchesUntilReady } = await untilAllServe(
+      rest,
+      since,
+      coldLeaseTtlMs + 8_000,
+      'the rest ready',
     );
-    const readyAt = Date.now();
     // Only the takeover fetch before everyone serves: no follower fetched for itself.
-    const fetchesUntilReady = definitionsRequestsOf(fake, rest, since).filter(
-      (r) => r.at <= readyAt,
-    );
     const takeoverFetchMs = (fetchesUntilReady[0]?.at ?? Infinity) - killedAt;
     record('12b', 'the first leader dies mid-fetch on an empty Redis', {
       leaseTtlMs,
@@ -176,16 +171,11 @@ describe('fault injection: fleet start and shutdown', () => {
         startupTimeoutMs: 500,
       }),
     );
-    const allReady = await waitUntil(
-      async () => {
-        const statuses = await statusesOf(fleet);
-        return statuses.every((s) => s.ready && s.flagCount === 2) ? statuses : undefined;
-      },
-      { timeoutMs: firstFetchMs + 10_000, what: 'the fleet ready' },
-    );
-    const readyAt = Date.now();
-    const fetchesUntilReady = definitionsRequestsOf(fake, fleet, since).filter(
-      (r) => r.at <= readyAt,
+    const { allReady, readyAt, fetchesUntilReady } = await untilAllServe(
+      fleet,
+      since,
+      firstFetchMs + 10_000,
+      'the fleet ready',
     );
     record('12c', 'a first fetch slower than a short lease TTL', {
       leaseTtlMs,
@@ -239,6 +229,30 @@ describe('fault injection: fleet start and shutdown', () => {
       exit: stop.ended.signal ?? stop.ended.code,
       stillDrainingAfterDrainMs: stop.aliveAtDrainEnd,
     };
+  }
+
+  /**
+   * Waits until every worker serves both flags; returns their statuses, when, and the definitions
+   * requests they made from `since` until then.
+   */
+  async function untilAllServe(
+    workers: FleetWorker[],
+    since: number,
+    timeoutMs: number,
+    what: string,
+  ) {
+    const allReady = await waitUntil(
+      async () => {
+        const statuses = await statusesOf(workers);
+        return statuses.every((s) => s.ready && s.flagCount === 2) ? statuses : undefined;
+      },
+      { timeoutMs, what },
+    );
+    const readyAt = Date.now();
+    const fetchesUntilReady = definitionsRequestsOf(fake, workers, since).filter(
+      (r) => r.at <= readyAt,
+    );
+    return { allReady, readyAt, fetchesUntilReady };
   }
 
   /** When, after `since`, this process first ran the release script (MONITOR). */
